@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { ConnectionOptions, TlsOptions } from 'node:tls';
+import {
+  DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST, DEFAULT_INTERVAL_MS, DEFAULT_KEEPALIVE_IDLE_MS,
+  DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_PROBES, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MISSED_BEATS,
+  DEFAULT_PORT, DEFAULT_RECONNECT, DEFAULT_SUSPECT_AFTER_BEATS,
+} from './heartbeat.constants.js';
+import { invalidOption } from './heartbeat.messages.js';
+import type { HeartbeatModuleOptions } from './interfaces/heartbeat-options.interface.js';
+
+/** Options with every default filled in; what the rest of the library reads. */
+export interface ResolvedHeartbeatOptions {
+  nodeId: string;
+  metadata: Record<string, string>;
+  heartbeat: { intervalMs: number; missedBeats: number; suspectAfterBeats: number };
+  keepAlive: { enabled: boolean; idleMs: number; intervalMs: number; probes: number; userTimeoutMs: number; noDelay: boolean };
+  server?: ResolvedServerOptions;
+  clients: ResolvedClientOptions[];
+  /** Used by both sides: a link that has not handshaken within this is closed. */
+  handshakeTimeoutMs: number;
+  maxFrameBytes: number;
+}
+export interface ResolvedServerOptions {
+  host: string; port: number; tlsOptions?: TlsOptions; authToken?: string; maxFrameBytes: number; handshakeTimeoutMs: number;
+}
+export interface ResolvedClientOptions {
+  name: string | symbol; host: string; port: number; tlsOptions?: ConnectionOptions; authToken?: string;
+  reconnect: { initialDelayMs: number; maxDelayMs: number; factor: number; jitter: number };
+}
+
+class OptionsCheck {
+  num(path: string, value: unknown, fallback: number, rule: (n: number) => boolean, text: string): number {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isFinite(value) || !rule(value)) {
+      throw new TypeError(invalidOption(path, text, value));
+    }
+    return value;
+  }
+  positive = (path: string, v: unknown, d: number) => this.num(path, v, d, (n) => n > 0, 'must be a number > 0');
+  atLeast = (min: number) => (path: string, v: unknown, d: number) =>
+    this.num(path, v, d, (n) => n >= min && Number.isInteger(n), `must be an integer >= ${min}`);
+  /** The kernel counts TCP_KEEPIDLE and TCP_KEEPINTVL in whole seconds. */
+  seconds = (path: string, v: unknown, d: number) =>
+    this.num(path, v, d, (n) => n >= 1000 && n % 1000 === 0, 'must be a whole number of seconds in ms (>= 1000, multiple of 1000)');
+  port = (path: string, v: unknown, d: number) =>
+    this.num(path, v, d, (n) => Number.isInteger(n) && n >= 0 && n <= 65535, 'must be an integer from 0 to 65535');
+  str(path: string, v: unknown, d: string): string {
+    if (v === undefined) return d;
+    if (typeof v !== 'string' || v.length === 0) throw new TypeError(invalidOption(path, 'must be a non-empty string', v));
+    return v;
+  }
+  record(path: string, v: unknown): Record<string, string> {
+    if (v === undefined) return {};
+    if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) {
+      throw new TypeError(invalidOption(path, 'must be an object of string values', v));
+    }
+    return { ...(v as Record<string, string>) };
+  }
+}
+
+export function defaultNodeId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Fills defaults and validates; throws a TypeError naming the first bad option. */
+export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): ResolvedHeartbeatOptions {
+  const c = new OptionsCheck();
+  const hb = options.heartbeat ?? {};
+  const intervalMs = c.positive('heartbeat.intervalMs', hb.intervalMs, DEFAULT_INTERVAL_MS);
+  const missedBeats = c.atLeast(1)('heartbeat.missedBeats', hb.missedBeats, DEFAULT_MISSED_BEATS);
+  const suspectAfterBeats = c.num('heartbeat.suspectAfterBeats', hb.suspectAfterBeats,
+    Math.min(DEFAULT_SUSPECT_AFTER_BEATS, missedBeats),
+    (n) => Number.isInteger(n) && n >= 1 && n <= missedBeats, `must be an integer from 1 to missedBeats (${missedBeats})`);
+
+  const ka = options.keepAlive ?? {};
+  const enabled = ka.enabled ?? true;
+  if (typeof enabled !== 'boolean') throw new TypeError(invalidOption('keepAlive.enabled', 'must be a boolean', enabled));
+  const idleMs = c.seconds('keepAlive.idleMs', ka.idleMs, DEFAULT_KEEPALIVE_IDLE_MS);
+  const kaIntervalMs = c.seconds('keepAlive.intervalMs', ka.intervalMs, DEFAULT_KEEPALIVE_INTERVAL_MS);
+  const probes = c.atLeast(1)('keepAlive.probes', ka.probes, DEFAULT_KEEPALIVE_PROBES);
+  const userTimeoutMs = c.num('keepAlive.userTimeoutMs', ka.userTimeoutMs,
+    enabled ? idleMs + probes * kaIntervalMs : 0, (n) => Number.isInteger(n) && n >= 0, 'must be an integer >= 0 (0 = kernel default)');
+  const noDelay = ka.noDelay ?? true;
+
+  const s = options.server;
+  const maxFrameBytes = c.atLeast(64)('server.maxFrameBytes', s?.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES);
+  const handshakeTimeoutMs = c.positive('server.handshakeTimeoutMs', s?.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
+  const server: ResolvedServerOptions | undefined = s && {
+    host: c.str('server.host', s.host, DEFAULT_HOST),
+    port: c.port('server.port', s.port, DEFAULT_PORT),
+    tlsOptions: s.tlsOptions,
+    authToken: s.authToken === undefined ? undefined : c.str('server.authToken', s.authToken, ''),
+    maxFrameBytes, handshakeTimeoutMs,
+  };
+
+  if (options.clients !== undefined && !Array.isArray(options.clients)) {
+    throw new TypeError(invalidOption('clients', 'must be an array', options.clients));
+  }
+  const names = new Set<string | symbol>();
+  const clients = (options.clients ?? []).map((cl, i): ResolvedClientOptions => {
+    const p = `clients[${i}]`;
+    if (typeof cl?.name !== 'string' && typeof cl?.name !== 'symbol') {
+      throw new TypeError(invalidOption(`${p}.name`, 'must be a string or symbol', cl?.name));
+    }
+    if (names.has(cl.name)) throw new TypeError(invalidOption(`${p}.name`, 'must be unique', String(cl.name)));
+    names.add(cl.name);
+    const r = cl.reconnect ?? {};
+    const initialDelayMs = c.positive(`${p}.reconnect.initialDelayMs`, r.initialDelayMs, DEFAULT_RECONNECT.initialDelayMs);
+    return {
+      name: cl.name,
+      host: c.str(`${p}.host`, cl.host, DEFAULT_HOST),
+      port: c.num(`${p}.port`, cl.port, DEFAULT_PORT, (n) => Number.isInteger(n) && n > 0 && n <= 65535, 'must be an integer from 1 to 65535'),
+      tlsOptions: cl.tlsOptions,
+      authToken: cl.authToken === undefined ? undefined : c.str(`${p}.authToken`, cl.authToken, ''),
+      reconnect: {
+        initialDelayMs,
+        maxDelayMs: c.num(`${p}.reconnect.maxDelayMs`, r.maxDelayMs, Math.max(DEFAULT_RECONNECT.maxDelayMs, initialDelayMs),
+          (n) => n >= initialDelayMs, `must be >= initialDelayMs (${initialDelayMs})`),
+        factor: c.num(`${p}.reconnect.factor`, r.factor, DEFAULT_RECONNECT.factor, (n) => n >= 1, 'must be a number >= 1'),
+        jitter: c.num(`${p}.reconnect.jitter`, r.jitter, DEFAULT_RECONNECT.jitter, (n) => n >= 0 && n <= 1, 'must be a number from 0 to 1'),
+      },
+    };
+  });
+
+  return {
+    nodeId: c.str('nodeId', options.nodeId, defaultNodeId()),
+    metadata: c.record('metadata', options.metadata),
+    heartbeat: { intervalMs, missedBeats, suspectAfterBeats },
+    keepAlive: { enabled, idleMs, intervalMs: kaIntervalMs, probes, userTimeoutMs, noDelay },
+    server, clients, handshakeTimeoutMs, maxFrameBytes,
+  };
+}

@@ -1,0 +1,28 @@
+/** Injection token of the options after defaults and validation (`ResolvedHeartbeatOptions`). */
+export const HEARTBEAT_RESOLVED_OPTIONS = Symbol('HEARTBEAT_RESOLVED_OPTIONS');
+/** Optional RxJS scheduler for the detector; tests provide a TestScheduler here. */
+export const HEARTBEAT_SCHEDULER = Symbol('HEARTBEAT_SCHEDULER');
+/** Metadata key written by the @OnPeer* decorators. */
+export const PRESENCE_HANDLERS_METADATA = 'nest-heartbeat:presence-handlers';
+
+export const DEFAULT_INTERVAL_MS = 1000;
+export const DEFAULT_MISSED_BEATS = 3;
+export const DEFAULT_SUSPECT_AFTER_BEATS = 1;
+
+/** Defaults find a half-open idle link in idle + probes × interval = 9 s. */
+export const DEFAULT_KEEPALIVE_IDLE_MS = 5000;
+export const DEFAULT_KEEPALIVE_INTERVAL_MS = 1000;
+export const DEFAULT_KEEPALIVE_PROBES = 4;
+
+/** gRPC's default receive limit. */
+export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 3000;
+
+export const DEFAULT_RECONNECT = { initialDelayMs: 200, maxDelayMs: 5000, factor: 2, jitter: 0.2 } as const;
+
+/** How long a lost or left peer stays in the table. */
+export const DEPARTED_RETENTION_MS = 60_000;
+/** How long shutdown waits for peers to close after goodbye before cutting them. */
+export const GOODBYE_GRACE_MS = 200;

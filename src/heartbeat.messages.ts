@@ -1,0 +1,28 @@
+/** Error and log texts, in one place. */
+export const invalidOption = (path: string, rule: string, value: unknown) =>
+  `nest-heartbeat: option "${path}" ${rule} (got ${JSON.stringify(value) ?? String(value)})`;
+
+export const closingConnection = (address: string, why: string, reason: string) =>
+  `Closing ${address}: ${why} (${reason})`;
+
+export const handshakeTimedOut = (ms: number) => `no handshake or data within ${ms} ms`;
+export const authRejected = (hasToken: boolean) =>
+  hasToken ? 'wrong auth token' : 'no auth token (this server requires one)';
+export const unsupportedProtocol = (version: unknown) => `unsupported protocol version ${JSON.stringify(version)}`;
+export const unexpectedControlFrame = (kind: string, phase: string) => `unexpected "${kind}" frame while ${phase}`;
+export const peerSilent = (silenceMs: number) => `silent for ${Math.round(silenceMs)} ms`;
+export const slowReader = (bytes: number) => `peer does not read: ${bytes} bytes queued for it`;
+
+export const handlerFailed = (owner: string, method: string, type: string) =>
+  `@OnPeer handler ${owner}.${method} failed on "${type}"`;
+export const nonStaticHandler = (owner: string, method: string) =>
+  `Cannot register @OnPeer handler ${owner}.${method}: its provider is request-scoped or transient; use a singleton provider`;
+
+export const connectionClosed = (address: string) => `Connection to ${address} closed before the handshake`;
+export const handshakeRejected = (address: string, reason: string) => `${address} refused the handshake (${reason})`;
+export const clientReconnecting = (name: string, address: string, delayMs: number, err: string) =>
+  `Client ${name}: cannot reach ${address} (${err}); retrying in ${delayMs} ms`;
+export const keepAliveUnavailable = (err: string) =>
+  `Cannot set TCP keepalive options on a socket (${err}); heartbeats still run`;
+export const peerLost = (peerId: string, reason: string) => `Peer "${peerId}" was lost (${reason})`;
+export const peerLeft = (peerId: string) => `Peer "${peerId}" left`;

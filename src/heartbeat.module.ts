@@ -1,0 +1,71 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { HeartbeatDetector } from './detector/heartbeat-detector.js';
+import { HEARTBEAT_RESOLVED_OPTIONS } from './heartbeat.constants.js';
+import { invalidOption } from './heartbeat.messages.js';
+import {
+  HEARTBEAT_ASYNC_OPTIONS_TYPE, HEARTBEAT_MODULE_OPTIONS, HEARTBEAT_OPTIONS_TYPE, HeartbeatConfigurableModule,
+} from './heartbeat.module-definition.js';
+import { resolveHeartbeatOptions, type ResolvedHeartbeatOptions } from './heartbeat-options.js';
+import type { HeartbeatModuleOptions } from './interfaces/heartbeat-options.interface.js';
+import { PresenceMetadataAccessor } from './presence/presence-metadata.accessor.js';
+import { PresenceExplorer } from './presence/presence.explorer.js';
+import { PresenceService } from './presence/presence.service.js';
+import { HeartbeatClient } from './transport/heartbeat-client.js';
+import { HeartbeatServer } from './transport/heartbeat-server.js';
+
+/**
+ * Peer presence for Nest microservices: `PresenceService`, the `@OnPeer*` decorators, and,
+ * when configured, `HeartbeatServer` and one injectable `HeartbeatClient` per `clients` entry.
+ * Options are validated at start-up: a bad value fails the boot with a message naming it.
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [
+    { provide: HEARTBEAT_RESOLVED_OPTIONS, useFactory: resolveHeartbeatOptions, inject: [HEARTBEAT_MODULE_OPTIONS] },
+    HeartbeatDetector,
+    PresenceService,
+    PresenceMetadataAccessor,
+    PresenceExplorer,
+  ],
+  exports: [PresenceService, HEARTBEAT_RESOLVED_OPTIONS],
+})
+export class HeartbeatModule extends HeartbeatConfigurableModule {
+  static forRoot(options: typeof HEARTBEAT_OPTIONS_TYPE = {}): DynamicModule {
+    const names = Array.isArray(options.clients) ? options.clients.map((c) => c?.name) : [];
+    return withTransports(super.forRoot(options), options.server !== undefined, names);
+  }
+
+  /** With `clientNames`, the named clients are injectable; without `server` in the factory's result, HeartbeatServer resolves to null. */
+  static forRootAsync(options: typeof HEARTBEAT_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withTransports(super.forRootAsync(options), true, options.clientNames ?? []);
+  }
+}
+
+function withTransports(base: DynamicModule, server: boolean, clientNames: Array<string | symbol>): DynamicModule {
+  const providers: Provider[] = clientNames.map((name) => ({
+    provide: name,
+    inject: [HEARTBEAT_RESOLVED_OPTIONS, HeartbeatDetector, PresenceService],
+    useFactory: (options: ResolvedHeartbeatOptions, detector: HeartbeatDetector, presence: PresenceService) => {
+      const client = options.clients.find((c) => c.name === name);
+      if (!client) throw new TypeError(invalidOption('clients', `has no entry named ${String(name)}`, options.clients.map((c) => String(c.name))));
+      return new HeartbeatClient(client, options, detector, presence);
+    },
+  }));
+  if (server) {
+    providers.push({
+      provide: HeartbeatServer,
+      inject: [HEARTBEAT_RESOLVED_OPTIONS, HeartbeatDetector, PresenceService],
+      useFactory: (options: ResolvedHeartbeatOptions, detector: HeartbeatDetector, presence: PresenceService) =>
+        options.server ? new HeartbeatServer(options, detector, presence) : null,
+    });
+  }
+  const exported = [...clientNames, ...(server ? [HeartbeatServer] : [])];
+  return {
+    ...base,
+    providers: [...(base.providers ?? []), ...providers],
+    exports: [...(base.exports ?? []), ...exported],
+  };
+}
+
+export type { HeartbeatModuleOptions };

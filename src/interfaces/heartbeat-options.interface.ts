@@ -1,0 +1,77 @@
+import type { ConnectionOptions, TlsOptions } from 'node:tls';
+
+/** Kernel TCP keepalive and socket options applied to every socket (accepted or opened). */
+export interface KeepAliveOptions {
+  /** SO_KEEPALIVE on every socket. Default `true`. */
+  enabled?: boolean;
+  /** TCP_KEEPIDLE: idle time before the first probe. Whole seconds. Default `5000`. */
+  idleMs?: number;
+  /** TCP_KEEPINTVL: time between unanswered probes. Whole seconds. Default `1000`. */
+  intervalMs?: number;
+  /** TCP_KEEPCNT: unanswered probes before the kernel drops the link. Default `4`. */
+  probes?: number;
+  /** TCP_USER_TIMEOUT: how long sent data may stay unacknowledged. Default `idleMs + probes × intervalMs` (9000). */
+  userTimeoutMs?: number;
+  /** TCP_NODELAY (Nagle off). Default `true`. */
+  noDelay?: boolean;
+}
+
+/** Application heartbeat timing; see the Timing section of the README. */
+export interface HeartbeatTimingOptions {
+  /** A ping is sent whenever nothing was sent for this long. Default `1000`. */
+  intervalMs?: number;
+  /** Lost after `missedBeats × intervalMs + intervalMs / 2` of silence. Default `3`. */
+  missedBeats?: number;
+  /** Suspect after `suspectAfterBeats × intervalMs + intervalMs / 2` of silence. Default `1`. */
+  suspectAfterBeats?: number;
+}
+
+export interface HeartbeatServerOptions {
+  /** Default `'127.0.0.1'`. */
+  host?: string;
+  /** Default `3000` (Nest's TCP default). */
+  port?: number;
+  tlsOptions?: TlsOptions;
+  /** When set, peers must present it in their handshake; stock `ClientTCP` peers are then refused. */
+  authToken?: string;
+  /** Largest frame accepted, as Nest's length prefix counts it. Default 4 MiB. */
+  maxFrameBytes?: number;
+  /** A connection that neither handshakes nor sends data within this is closed. Default `10000`. */
+  handshakeTimeoutMs?: number;
+}
+
+export interface ReconnectOptions {
+  /** First retry delay. Default `200`. */
+  initialDelayMs?: number;
+  /** Cap of the retry delay. Default `5000`. */
+  maxDelayMs?: number;
+  /** Growth per failed attempt. Default `2`. */
+  factor?: number;
+  /** Random spread, ± this fraction of the delay. Default `0.2`. */
+  jitter?: number;
+}
+
+export interface HeartbeatClientOptions {
+  /** Injection token of this client. */
+  name: string | symbol;
+  /** Default `'127.0.0.1'`. */
+  host?: string;
+  /** Default `3000`. */
+  port?: number;
+  tlsOptions?: ConnectionOptions;
+  authToken?: string;
+  reconnect?: ReconnectOptions;
+}
+
+export interface HeartbeatModuleOptions {
+  /** This process's identity. Default `${hostname}-${pid}-${random}`. */
+  nodeId?: string;
+  /** Sent to peers in the handshake (service name, version…). Default `{}`. */
+  metadata?: Record<string, string>;
+  heartbeat?: HeartbeatTimingOptions;
+  keepAlive?: KeepAliveOptions;
+  server?: HeartbeatServerOptions;
+  clients?: HeartbeatClientOptions[];
+  /** Register the module globally. Default `false`. */
+  isGlobal?: boolean;
+}

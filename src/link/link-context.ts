@@ -1,0 +1,26 @@
+import type { Logger } from '@nestjs/common';
+import type { HeartbeatDetector } from '../detector/heartbeat-detector.js';
+import type { ResolvedHeartbeatOptions } from '../heartbeat-options.js';
+import type { LinkHost } from './link-host.js';
+import type { LinkContext } from './peer-link.js';
+
+/** Everything the links of one server or client share. */
+export function createLinkContext(
+  options: ResolvedHeartbeatOptions, detector: HeartbeatDetector, host: LinkHost, logger: Logger,
+): LinkContext {
+  return {
+    nodeId: options.nodeId,
+    metadata: options.metadata,
+    thresholds: detector.thresholds,
+    tickMs: detector.tickMs,
+    handshakeTimeoutMs: options.handshakeTimeoutMs,
+    // Replies to a peer that stopped reading queue here; past this the peer is cut.
+    maxQueuedBytes: Math.max(64 * 1024 * 1024, 4 * options.maxFrameBytes),
+    now: () => detector.now(),
+    blockedSince: (t) => detector.blockedSince(t),
+    register: (link) => detector.add(link),
+    unregister: (link) => detector.remove(link),
+    host,
+    logger,
+  };
+}

@@ -1,0 +1,137 @@
+import { Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { ClientTCP, type TcpSocket } from '@nestjs/microservices';
+import type { HeartbeatDetector } from '../detector/heartbeat-detector.js';
+import { PeerLostError } from '../errors/peer-lost.error.js';
+import * as messages from '../heartbeat.messages.js';
+import type { ResolvedClientOptions, ResolvedHeartbeatOptions } from '../heartbeat-options.js';
+import type { PeerInfo } from '../interfaces/presence.interface.js';
+import { bindLink } from '../link/bind-link.js';
+import { isDeparture } from '../link/close-cause.js';
+import { createLinkContext } from '../link/link-context.js';
+import type { LinkHost } from '../link/link-host.js';
+import { PeerLink, type LinkContext } from '../link/peer-link.js';
+import type { PresenceService } from '../presence/presence.service.js';
+import { HeartbeatSocket } from '../protocol/heartbeat-socket.js';
+import { backoffDelay } from './backoff.js';
+import { applyKeepAlive } from './keepalive.js';
+
+/**
+ * Nest's ClientTCP with presence: it handshakes, heartbeats, reconnects with capped exponential
+ * backoff and jitter until `close()`, and fails every request in flight with `PeerLostError` the
+ * moment its peer is lost. It connects at application bootstrap.
+ */
+export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly ctx: LinkContext;
+  private readonly log: Logger;
+  private readonly target: string;
+  private link: PeerLink | null = null;
+  private handshake: Promise<void> | null = null;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private autoReconnect = false;
+  private lastError = 'closed';
+
+  constructor(
+    private readonly client: ResolvedClientOptions,
+    private readonly options: ResolvedHeartbeatOptions,
+    detector: HeartbeatDetector,
+    private readonly presence: PresenceService & LinkHost,
+  ) {
+    super({ host: client.host, port: client.port, tlsOptions: client.tlsOptions, socketClass: HeartbeatSocket });
+    this.target = `${client.host}:${client.port}`;
+    this.log = new Logger(`HeartbeatClient ${String(client.name)}`);
+    this.ctx = createLinkContext(options, detector, presence, this.log);
+  }
+
+  /** The server's nodeId once the handshake completed. */
+  get peerId(): string | undefined {
+    return this.link?.peerId || undefined;
+  }
+
+  /** The server as the presence table sees it. */
+  get peer(): PeerInfo | undefined {
+    return this.peerId === undefined ? undefined : this.presence.get(this.peerId);
+  }
+
+  /** Resolves once connected and the server accepted the handshake. Turns automatic reconnection on. */
+  override connect(): Promise<any> {
+    this.autoReconnect = true;
+    if (this.handshake) return this.handshake;
+    const connected = super.connect();
+    const link = this.link!;
+    const handshake = connected.then(() => link.opened);
+    this.handshake = handshake;
+    handshake.catch(() => {
+      if (this.handshake === handshake) this.handshake = null;
+    });
+    return handshake;
+  }
+
+  /** Says goodbye (the server records `left`), closes, and stops reconnecting. */
+  override close(): void {
+    this.autoReconnect = false;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.link?.sayGoodbye();
+    super.close();
+  }
+
+  onApplicationBootstrap(): void {
+    this.connect().catch(() => undefined); // logged and retried by the close handler
+  }
+
+  beforeApplicationShutdown(): void {
+    this.close();
+  }
+
+  override createSocket(): TcpSocket {
+    const framed = super.createSocket() as HeartbeatSocket;
+    const link = new PeerLink('outbound', this.target, framed, this.ctx, { present: this.client.authToken });
+    bindLink(framed, link, this.ctx, this.options.maxFrameBytes);
+    const socket = framed.netSocket;
+    socket.on('error', (e: NodeJS.ErrnoException) => (this.lastError = e.code ?? e.message));
+    // 'connect' precedes any user write: connect() resolves only after the welcome.
+    socket.once('connect', () => {
+      applyKeepAlive(socket, this.options.keepAlive);
+      link.start();
+    });
+    this.link = link;
+    return framed;
+  }
+
+  override handleClose(): void {
+    const link = this.link;
+    if (link?.phase === 'closed' && link.cause !== 'local') this.failInFlight(link);
+    this.handshake = null;
+    super.handleClose();
+    this.scheduleReconnect();
+  }
+
+  /** Each callback fails in its own try/catch so one failure cannot strand the rest. */
+  private failInFlight(link: PeerLink): void {
+    if (this.routingMap.size === 0) return;
+    const cause = link.cause!;
+    const error = isDeparture(cause)
+      ? new PeerLostError(link.peerId || this.target, 'left')
+      : new PeerLostError(link.peerId || this.target, 'lost', cause as Exclude<typeof cause, 'goodbye' | 'local'>);
+    const callbacks = [...this.routingMap.values()];
+    this.routingMap.clear();
+    for (const callback of callbacks) {
+      try {
+        callback({ err: error });
+      } catch (e) {
+        this.log.error(e);
+      }
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (!this.autoReconnect || this.reconnectTimer) return;
+    const delay = backoffDelay(this.attempt++, this.client.reconnect);
+    this.log.warn(messages.clientReconnecting(String(this.client.name), this.target, delay, this.lastError));
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connect().then(() => (this.attempt = 0), () => undefined);
+    }, delay);
+  }
+}
