@@ -1,0 +1,103 @@
+import { Logger } from '@nestjs/common';
+import { VirtualTimeScheduler } from 'rxjs';
+import { HeartbeatDetector } from '../../src/detector/heartbeat-detector.js';
+import { resolveHeartbeatOptions } from '../../src/heartbeat-options.js';
+import type { HeartbeatModuleOptions } from '../../src/interfaces/heartbeat-options.interface.js';
+import type { PresenceEvent } from '../../src/interfaces/presence.interface.js';
+import { createLinkContext } from '../../src/link/link-context.js';
+import { PeerLink, type LinkAuth, type LinkContext } from '../../src/link/peer-link.js';
+import { PresenceService } from '../../src/presence/presence.service.js';
+import type { LinkTransport } from '../../src/protocol/heartbeat-socket.js';
+import type { ControlFrame } from '../../src/protocol/frames.js';
+
+/**
+ * The failure detector on virtual time: a real PresenceService, HeartbeatDetector and PeerLinks,
+ * with an in-memory transport standing in for the socket (the behaviour under test is timing,
+ * not the socket's) and an RxJS VirtualTimeScheduler as the clock.
+ */
+export class VirtualClock {
+  readonly scheduler = new VirtualTimeScheduler();
+
+  get now(): number {
+    return this.scheduler.now();
+  }
+
+  /** Runs every scheduled action up to virtual time `t`. */
+  runUntil(t: number): void {
+    this.scheduler.maxFrames = t;
+    this.scheduler.flush();
+    if (this.scheduler.frame < t) this.scheduler.frame = t;
+  }
+
+  advance(ms: number): void {
+    this.runUntil(this.now + ms);
+  }
+}
+
+export class MemoryTransport implements LinkTransport {
+  readonly sent: Array<{ at: number; frame: ControlFrame }> = [];
+  lastSentAt: number;
+  writableLength = 0;
+  ended = false;
+  destroyed = false;
+
+  constructor(private readonly clock: VirtualClock) {
+    this.lastSentAt = clock.now;
+  }
+
+  sendControl(frame: ControlFrame): number {
+    this.sent.push({ at: this.clock.now, frame });
+    this.lastSentAt = this.clock.now;
+    return JSON.stringify(frame).length;
+  }
+
+  end(): void {
+    this.ended = true;
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+  }
+
+  kinds(): string[] {
+    return this.sent.map((s) => s.frame.$hb);
+  }
+}
+
+export function virtualWorld(options: HeartbeatModuleOptions = {}) {
+  const clock = new VirtualClock();
+  const resolved = resolveHeartbeatOptions({ nodeId: 'local', ...options });
+  const detector = new HeartbeatDetector(resolved, clock.scheduler);
+  const presence = new PresenceService(detector);
+  const logger = new Logger('test');
+  const warnings: string[] = [];
+  logger.warn = (m: unknown) => void warnings.push(String(m));
+  const ctx: LinkContext = createLinkContext(resolved, detector, presence, logger);
+  const events: PresenceEvent[] = [];
+  presence.events$.subscribe((e) => events.push(e));
+
+  /** An accepted connection whose peer we script frame by frame. */
+  function inbound(auth: LinkAuth = {}) {
+    const transport = new MemoryTransport(clock);
+    const link = new PeerLink('inbound', '10.0.0.9:5000', transport, ctx, auth);
+    return {
+      link,
+      transport,
+      receive(frame: Record<string, unknown>): boolean {
+        return link.onFrame(frame, JSON.stringify(frame).length);
+      },
+      hello(id = 'peer-1', extra: Record<string, unknown> = {}) {
+        return this.receive({ $hb: 'hello', v: 1, id, meta: { service: 'orders' }, ...extra });
+      },
+      ping(seq = 1) {
+        return this.receive({ $hb: 'ping', seq, t: clock.now });
+      },
+      /** The socket closed (after our destroy, or the peer's FIN/RST). */
+      close(errorCode?: string) {
+        link.onTransportClosed(errorCode);
+      },
+    };
+  }
+
+  return { clock, detector, presence, ctx, events, warnings, inbound, options: resolved };
+}

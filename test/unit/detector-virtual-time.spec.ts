@@ -1,0 +1,193 @@
+import { virtualWorld } from '../support/virtual-peer.js';
+
+/** Every transition of the peer state machine, driven on virtual time (interval 1000, missedBeats 3). */
+describe('failure detector on virtual time', () => {
+  const I = 1000;
+  const TICK = 100;
+
+  function joined() {
+    const world = virtualWorld({ heartbeat: { intervalMs: I, missedBeats: 3, suspectAfterBeats: 1 } });
+    const peer = world.inbound();
+    peer.hello('peer-1');
+    return { ...world, peer };
+  }
+
+  it('joins on hello: welcome sent, joined event with the handshake identity', () => {
+    const { peer, events, presence } = joined();
+    expect(peer.transport.kinds()).toEqual(['welcome']);
+    expect(events.map((e) => e.type)).toEqual(['joined']);
+    expect(events[0].peer).toMatchObject({ id: 'peer-1', status: 'alive', direction: 'inbound', managed: true, metadata: { service: 'orders' } });
+    expect(presence.isAlive('peer-1')).toBe(true);
+  });
+
+  it('alive → suspect after 1.5 intervals of silence, → lost (heartbeat-timeout) after 3.5', () => {
+    const { clock, peer, events } = joined();
+    clock.runUntil(1500);
+    expect(events.map((e) => e.type)).toEqual(['joined']);
+    clock.runUntil(1500 + TICK);
+    expect(events.map((e) => e.type)).toEqual(['joined', 'suspect']);
+    expect(events[1].at).toBeGreaterThan(1500);
+    expect(events[1].at).toBeLessThanOrEqual(1500 + TICK);
+    clock.runUntil(3500);
+    expect(peer.transport.destroyed).toBe(false);
+    clock.runUntil(3500 + TICK);
+    expect(peer.transport.destroyed).toBe(true); // the detector cut the link…
+    peer.close(); // …and the socket closed
+    expect(events.map((e) => e.type)).toEqual(['joined', 'suspect', 'lost']);
+    expect(events[2].reason).toBe('heartbeat-timeout');
+    expect(events[2].peer.status).toBe('lost');
+  });
+
+  it('suspect → recovered when any frame arrives before missedBeats run out', () => {
+    const { clock, peer, events, presence } = joined();
+    clock.runUntil(2000);
+    expect(presence.get('peer-1')?.status).toBe('suspect');
+    peer.ping(1);
+    expect(events.map((e) => e.type)).toEqual(['joined', 'suspect', 'recovered']);
+    clock.runUntil(3400); // the beat at 2 s reset the silence: alive where the first silence would be lost
+    expect(presence.get('peer-1')?.status).toBe('alive');
+  });
+
+  it('a peer that keeps beating every interval is never suspect', () => {
+    const { clock, peer, events } = joined();
+    for (let t = I; t <= 30 * I; t += I) {
+      clock.runUntil(t);
+      peer.ping(t / I);
+    }
+    expect(events.map((e) => e.type)).toEqual(['joined']);
+  });
+
+  it('answers pings at once and pings after an interval without sending', () => {
+    const { clock, peer } = joined();
+    clock.runUntil(400);
+    peer.ping(7);
+    const pong = peer.transport.sent.at(-1)!;
+    expect(pong).toEqual({ at: 400, frame: { $hb: 'pong', seq: 7, t: 400 } });
+    clock.runUntil(1400 - TICK / 2 - 1);
+    expect(peer.transport.kinds()).toEqual(['welcome', 'pong']);
+    clock.runUntil(1400);
+    expect(peer.transport.kinds()).toEqual(['welcome', 'pong', 'ping']);
+  });
+
+  it('measures RTT from pongs (smoothed)', () => {
+    const { clock, peer, presence } = joined();
+    clock.runUntil(1000);
+    const ping = peer.transport.sent.find((s) => s.frame.$hb === 'ping')!.frame as { seq: number; t: number };
+    clock.runUntil(1040);
+    peer.receive({ $hb: 'pong', seq: ping.seq, t: ping.t });
+    expect(presence.get('peer-1')?.rttMs).toBe(1040 - ping.t);
+  });
+
+  it('goodbye → left', () => {
+    const { peer, events } = joined();
+    peer.receive({ $hb: 'bye' });
+    expect(peer.transport.ended).toBe(true);
+    peer.close();
+    expect(events.map((e) => e.type)).toEqual(['joined', 'left']);
+    expect(events[1].reason).toBeUndefined();
+  });
+
+  it.each([
+    ['ETIMEDOUT', 'keepalive-timeout'],
+    ['ECONNRESET', 'connection-reset'],
+    [undefined, 'closed-without-goodbye'],
+  ])('socket closed with %s → lost %s', (code, reason) => {
+    const { peer, events } = joined();
+    peer.close(code);
+    expect(events.at(-1)).toMatchObject({ type: 'lost', reason });
+  });
+
+  it('a peer id that reconnects after lost joins again (and counts a reconnect)', () => {
+    const world = joined();
+    world.peer.close('ECONNRESET');
+    const again = world.inbound();
+    again.hello('peer-1');
+    expect(world.events.map((e) => e.type)).toEqual(['joined', 'lost', 'joined']);
+    expect(world.presence.get('peer-1')?.stats.reconnects).toBe(1);
+  });
+
+  it('two live links with one nodeId: one peer, alive while either link is; no event when the stale one dies', () => {
+    const world = joined();
+    world.clock.runUntil(3000);
+    const fresh = world.inbound();
+    fresh.hello('peer-1'); // e.g. a reconnect that raced the old, half-open link
+    world.clock.runUntil(3600);
+    expect(world.peer.transport.destroyed).toBe(true); // the old link times out…
+    world.peer.close();
+    expect(world.presence.peers()).toHaveLength(1);
+    expect(world.presence.get('peer-1')?.status).toBe('alive');
+    expect(world.events.map((e) => e.type)).toEqual(['joined', 'suspect', 'recovered']); // …without a lost
+    fresh.close();
+    expect(world.events.at(-1)).toMatchObject({ type: 'lost', reason: 'closed-without-goodbye' });
+  });
+
+  it('keeps a lost peer in the table for 60 s, then drops it', () => {
+    const { clock, peer, presence } = joined();
+    peer.close('ECONNRESET');
+    clock.runUntil(59_000);
+    expect(presence.get('peer-1')?.status).toBe('lost');
+    expect(presence.isAlive('peer-1')).toBe(false);
+    clock.runUntil(61_500);
+    expect(presence.get('peer-1')).toBeUndefined();
+  });
+
+  it('closes a connection that does not handshake within handshakeTimeoutMs, with no event', () => {
+    const world = virtualWorld({ server: { handshakeTimeoutMs: 2000 } });
+    const peer = world.inbound();
+    world.clock.runUntil(2000);
+    expect(peer.transport.destroyed).toBe(false);
+    world.clock.runUntil(2100);
+    expect(peer.transport.destroyed).toBe(true);
+    peer.close();
+    expect(world.events).toEqual([]);
+    expect(world.warnings.join()).toMatch(/no handshake or data within 2000 ms/);
+  });
+
+  it('a stock client (data before any hello) is an unmanaged peer, never judged on heartbeats', () => {
+    const world = virtualWorld();
+    const peer = world.inbound();
+    expect(peer.receive({ pattern: 'echo', data: 1, id: 'x' })).toBe(true); // handed to Nest
+    expect(world.events[0].peer).toMatchObject({ id: 'tcp:10.0.0.9:5000', managed: false });
+    world.clock.runUntil(60_000);
+    expect(peer.transport.destroyed).toBe(false);
+    expect(peer.transport.kinds()).toEqual([]); // no pings to a peer that cannot answer
+  });
+
+  it('refuses a wrong token with a reject frame, closes as auth-failed, and no peer joins', () => {
+    const world = virtualWorld();
+    const peer = world.inbound({ expect: 's3cret' });
+    expect(peer.hello('intruder', { token: 'guess' })).toBe(false);
+    expect(peer.transport.sent[0].frame).toMatchObject({ $hb: 'reject', reason: 'auth-failed' });
+    expect(peer.transport.destroyed).toBe(true);
+    expect(peer.link.cause).toBe('auth-failed');
+    expect(world.events).toEqual([]);
+  });
+
+  it('refuses data before the handshake when a token is required', () => {
+    const world = virtualWorld();
+    const peer = world.inbound({ expect: 's3cret' });
+    expect(peer.receive({ pattern: 'echo', data: 1 })).toBe(false); // never reaches a handler
+    expect(peer.link.cause).toBe('auth-failed');
+  });
+
+  it('control frames are never handed to Nest', () => {
+    const { peer } = joined();
+    for (const frame of [{ $hb: 'ping', seq: 1, t: 0 }, { $hb: 'pong', seq: 1, t: 0 }, { $hb: 'bye' }]) {
+      expect(peer.receive(frame)).toBe(false);
+    }
+  });
+
+  it('runs one shared tick however many links, and stops it when the last closes', () => {
+    const world = virtualWorld();
+    const peers = Array.from({ length: 50 }, (_, i) => {
+      const p = world.inbound();
+      p.hello(`p${i}`);
+      return p;
+    });
+    expect(world.detector.running).toBe(true);
+    expect(world.detector.size).toBe(50);
+    expect(world.clock.scheduler.actions.length).toBe(1); // one interval action for all 50
+    for (const p of peers) p.close();
+    expect(world.detector.running).toBe(false);
+  });
+});
