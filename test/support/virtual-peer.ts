@@ -41,13 +41,13 @@ export class MemoryTransport implements LinkTransport {
   ended = false;
   destroyed = false;
 
-  constructor(private readonly clock: VirtualClock) {
-    this.lastSentAt = clock.now;
+  constructor(private readonly now: () => number) {
+    this.lastSentAt = now();
   }
 
   sendControl(frame: ControlFrame): number {
-    this.sent.push({ at: this.clock.now, frame });
-    this.lastSentAt = this.clock.now;
+    this.sent.push({ at: this.now(), frame });
+    this.lastSentAt = this.now();
     return JSON.stringify(frame).length;
   }
 
@@ -78,7 +78,7 @@ export function virtualWorld(options: HeartbeatModuleOptions = {}) {
 
   /** An accepted connection whose peer we script frame by frame. */
   function inbound(auth: LinkAuth = {}) {
-    const transport = new MemoryTransport(clock);
+    const transport = new MemoryTransport(() => clock.now);
     const link = new PeerLink('inbound', '10.0.0.9:5000', transport, ctx, auth);
     return {
       link,
@@ -100,4 +100,12 @@ export function virtualWorld(options: HeartbeatModuleOptions = {}) {
   }
 
   return { clock, detector, presence, ctx, events, warnings, inbound, options: resolved };
+}
+
+/** A scripted inbound peer on a real (module-provided) detector and presence table. */
+export function scriptedPeer(ctx: LinkContext, id: string, meta: Record<string, string> = {}) {
+  const transport = new MemoryTransport(ctx.now);
+  const link = new PeerLink('inbound', '127.0.0.1:1', transport, ctx);
+  link.onFrame({ $hb: 'hello', v: 1, id, meta }, 0);
+  return { link, transport };
 }

@@ -1,0 +1,37 @@
+import { resolveHeartbeatOptions } from '../../src/heartbeat-options.js';
+import type { HeartbeatModuleOptions } from '../../src/interfaces/heartbeat-options.interface.js';
+
+describe('options: defaults and validation', () => {
+  it('fills every documented default', () => {
+    const o = resolveHeartbeatOptions({ server: {}, clients: [{ name: 'A' }] });
+    expect(o.nodeId).toMatch(/^.+-\d+-[0-9a-f]{6}$/);
+    expect(o.heartbeat).toEqual({ intervalMs: 1000, missedBeats: 3, suspectAfterBeats: 1 });
+    expect(o.keepAlive).toEqual({ enabled: true, idleMs: 5000, intervalMs: 1000, probes: 4, userTimeoutMs: 9000, noDelay: true });
+    expect(o.server).toEqual({ host: '127.0.0.1', port: 3000, tlsOptions: undefined, authToken: undefined, maxFrameBytes: 4 * 1024 * 1024, handshakeTimeoutMs: 10_000 });
+    expect(o.clients[0]).toMatchObject({ name: 'A', host: '127.0.0.1', port: 3000, reconnect: { initialDelayMs: 200, maxDelayMs: 5000, factor: 2, jitter: 0.2 } });
+  });
+
+  it('finds a half-open idle link within 10 s with the keepalive defaults', () => {
+    const { keepAlive: k } = resolveHeartbeatOptions();
+    expect(k.idleMs + k.probes * k.intervalMs).toBeLessThanOrEqual(10_000);
+    expect(k.userTimeoutMs).toBeLessThanOrEqual(10_000);
+  });
+
+  it.each<[string, HeartbeatModuleOptions, RegExp]>([
+    ['negative interval', { heartbeat: { intervalMs: -5 } }, /"heartbeat\.intervalMs" must be a number > 0 \(got -5\)/],
+    ['missedBeats < 1', { heartbeat: { missedBeats: 0 } }, /"heartbeat\.missedBeats" must be an integer >= 1/],
+    ['suspectAfterBeats > missedBeats', { heartbeat: { missedBeats: 2, suspectAfterBeats: 3 } }, /"heartbeat\.suspectAfterBeats"/],
+    ['port out of range', { server: { port: 70000 } }, /"server\.port" must be an integer from 0 to 65535 \(got 70000\)/],
+    ['client port 0', { clients: [{ name: 'A', port: 0 }] }, /"clients\[0\]\.port"/],
+    ['keepalive idle not whole seconds', { keepAlive: { idleMs: 1500 } }, /"keepAlive\.idleMs" must be a whole number of seconds/],
+    ['NaN probes', { keepAlive: { probes: Number.NaN } }, /"keepAlive\.probes"/],
+    ['duplicate client names', { clients: [{ name: 'A' }, { name: 'A' }] }, /"clients\[1\]\.name" must be unique/],
+    ['jitter > 1', { clients: [{ name: 'A', reconnect: { jitter: 2 } }] }, /"clients\[0\]\.reconnect\.jitter"/],
+    ['maxDelay < initialDelay', { clients: [{ name: 'A', reconnect: { initialDelayMs: 500, maxDelayMs: 100 } }] }, /"clients\[0\]\.reconnect\.maxDelayMs"/],
+    ['non-string metadata', { metadata: { version: 2 } as never }, /"metadata" must be an object of string values/],
+    ['empty nodeId', { nodeId: '' }, /"nodeId" must be a non-empty string/],
+    ['tiny maxFrameBytes', { server: { maxFrameBytes: 10 } }, /"server\.maxFrameBytes"/],
+  ])('rejects %s, naming the option', (_what, options, message) => {
+    expect(() => resolveHeartbeatOptions(options)).toThrow(message);
+  });
+});
