@@ -1,0 +1,88 @@
+import { Controller, Module, type INestApplicationContext, type INestMicroservice } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { EventPattern, MessagePattern } from '@nestjs/microservices';
+import { createServer } from 'node:net';
+import {
+  HeartbeatModule, HeartbeatServer, PresenceService, type HeartbeatModuleOptions, type PresenceEvent,
+} from '../../src/index.js';
+
+/** Every message and event that reached a user handler, in order. */
+export const handled: Array<{ pattern: string; data: unknown }> = [];
+
+@Controller()
+export class EchoController {
+  @MessagePattern('echo') echo(data: unknown) {
+    handled.push({ pattern: 'echo', data });
+    return data;
+  }
+  @MessagePattern('slow') async slow(data: { ms: number }) {
+    handled.push({ pattern: 'slow', data });
+    await new Promise((r) => setTimeout(r, data.ms));
+    return data;
+  }
+  @EventPattern('note') note(data: unknown) {
+    handled.push({ pattern: 'note', data });
+  }
+}
+
+export interface RunningApp<A extends INestApplicationContext = INestApplicationContext> {
+  app: A;
+  presence: PresenceService;
+  events: PresenceEvent[];
+  close(): Promise<void>;
+}
+
+function collect<A extends INestApplicationContext>(app: A): RunningApp<A> {
+  const presence = app.get(PresenceService);
+  const events: PresenceEvent[] = [];
+  presence.events$.subscribe((e) => events.push(e));
+  return { app, presence, events, close: () => app.close() };
+}
+
+/** A HeartbeatServer microservice in this process, on a free port unless one is given. */
+export async function startServerApp(options: HeartbeatModuleOptions = {}) {
+  @Module({ imports: [HeartbeatModule.forRoot({ nodeId: 'server', ...options, server: { port: 0, ...options.server } })], controllers: [EchoController] })
+  class ServerModule {}
+  const app = await NestFactory.createMicroservice<INestMicroservice>(ServerModule, {
+    inject: [HeartbeatServer], useFactory: (s: HeartbeatServer) => ({ strategy: s }), logger: false,
+  } as never);
+  await app.listen();
+  const server = app.get(HeartbeatServer);
+  return { ...collect(app), server, port: server.address!.port };
+}
+
+/** An application context holding the configured HeartbeatClients. */
+export async function startClientApp(options: HeartbeatModuleOptions) {
+  @Module({ imports: [HeartbeatModule.forRoot({ nodeId: 'client', ...options })] })
+  class ClientModule {}
+  const app = await NestFactory.createApplicationContext(ClientModule, { logger: false });
+  await app.init();
+  return collect(app);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    }).on('error', reject);
+  });
+}
+
+/** Resolves with the first event matching, already seen or to come. */
+export async function waitForEvent(events: PresenceEvent[], match: (e: PresenceEvent) => boolean, timeoutMs = 10_000): Promise<PresenceEvent> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = events.find(match);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no matching presence event within ${timeoutMs} ms; saw ${JSON.stringify(events.map((e) => [e.type, e.peer.id, e.reason]))}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
