@@ -1,0 +1,160 @@
+import { jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
+import { ClientTCP } from '@nestjs/microservices';
+import { connect, type Socket } from 'node:net';
+import { firstValueFrom } from 'rxjs';
+import type { HeartbeatClient } from '../../src/index.js';
+import { percentile, sleep, startClientApp, startServerApp } from '../support/apps.js';
+
+/**
+ * Hostile bytes close only the offending socket, with a logged reason; a healthy client served
+ * during the attack sees no error and no delay beyond noise.
+ */
+const MAX_FRAME = 64 * 1024;
+const HANDSHAKE_TIMEOUT = 500;
+
+describe('bad input from the wire', () => {
+  let server: Awaited<ReturnType<typeof startServerApp>>;
+  let client: Awaited<ReturnType<typeof startClientApp>>;
+  let healthy: HeartbeatClient;
+  let warnings: string[];
+
+  beforeAll(async () => {
+    server = await startServerApp({ heartbeat: { intervalMs: 200 }, server: { maxFrameBytes: MAX_FRAME, handshakeTimeoutMs: HANDSHAKE_TIMEOUT } });
+    client = await startClientApp({ heartbeat: { intervalMs: 200 }, clients: [{ name: 'S', port: server.port }] });
+    healthy = client.app.get<HeartbeatClient>('S');
+    await healthy.connect();
+  });
+  afterAll(async () => {
+    await client.close();
+    await server.close();
+  });
+  beforeEach(() => {
+    warnings = [];
+    const warn = Logger.prototype.warn;
+    jest.spyOn(Logger.prototype, 'warn').mockImplementation(function (this: Logger, m: unknown, ...rest: unknown[]) {
+      warnings.push(String(m));
+      if (!/Closing/.test(String(m))) warn.call(this, m, ...rest);
+    });
+    jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  /** Healthy request latencies (ms) while `attack` runs; fails the test on any error. */
+  async function serveDuring(attack: () => Promise<void>): Promise<number[]> {
+    const latencies: number[] = [];
+    let done = false;
+    const loop = (async () => {
+      while (!done) {
+        const t0 = performance.now();
+        await firstValueFrom(healthy.send('echo', { ok: true }));
+        latencies.push(performance.now() - t0);
+        await sleep(2);
+      }
+    })();
+    await attack();
+    done = true;
+    await loop;
+    return latencies;
+  }
+
+  function open(): Promise<Socket> {
+    return new Promise((resolve) => {
+      const s = connect(server.port, '127.0.0.1', () => resolve(s));
+      s.on('error', () => undefined);
+    });
+  }
+
+  function closedWithin(s: Socket, ms: number): Promise<number> {
+    const t0 = Date.now();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
+      s.on('close', () => {
+        clearTimeout(timer);
+        resolve(Date.now() - t0);
+      });
+    });
+  }
+
+  let baselineP99 = 0;
+  it('baseline: healthy request latency with no attack', async () => {
+    const latencies = await serveDuring(() => sleep(500));
+    baselineP99 = percentile(latencies, 99);
+    console.log(`[bad-input] baseline p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${baselineP99.toFixed(2)} ms over ${latencies.length}`);
+    expect(latencies.length).toBeGreaterThan(20);
+  });
+
+  it.each([
+    ['garbage bytes', 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', /bad length prefix/],
+    ['a non-numeric length', 'abc#{"pattern":"echo"}', /bad length prefix/],
+    ['a length over maxFrameBytes', `${MAX_FRAME + 1}#{`, /exceeds maxFrameBytes/],
+    ['invalid JSON', '12#{not json!!}', /invalid JSON/],
+    ['a JSON frame that is not an object', '7#"hello"', /not a JSON object/],
+    ['binary noise', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)).toString('latin1'), /bad length prefix/],
+  ])('%s: closes only that socket, logs why, healthy client unaffected', async (_what, payload, reason) => {
+    const latencies = await serveDuring(async () => {
+      for (let round = 0; round < 100; round++) {
+        const bad = await open();
+        const closed = closedWithin(bad, 1000);
+        bad.write(payload, 'latin1');
+        await closed;
+      }
+    });
+    expect(warnings.filter((w) => reason.test(w) && /\(protocol-error\)/.test(w)).length).toBe(100);
+    expect(latencies.length).toBeGreaterThan(10);
+    expect(server.server.connections).toBe(1); // only the healthy link is left
+    expect(percentile(latencies, 99)).toBeLessThan(Math.max(25, 5 * baselineP99));
+    expect(server.presence.get('client')?.status).toBe('alive');
+  });
+
+  it('a valid frame split into 1-byte writes parses (stock-client style request gets its reply)', async () => {
+    const raw = await open();
+    const body = JSON.stringify({ pattern: 'echo', data: { split: 'é✓' }, id: 'r1' });
+    const frame = `${body.length}#${body}`;
+    const reply = new Promise<string>((resolve) => raw.on('data', (d) => resolve(d.toString())));
+    for (const byte of Buffer.from(frame)) {
+      raw.write(Buffer.from([byte]));
+      await sleep(0);
+    }
+    expect(await reply).toMatch(/"response":\{"split":"é✓"\}.*"id":"r1"|"id":"r1".*"response":\{"split":"é✓"\}/);
+    raw.destroy();
+  });
+
+  it('many frames in one write all parse and all get replies', async () => {
+    const raw = await open();
+    const frames = Array.from({ length: 200 }, (_, i) => {
+      const body = JSON.stringify({ pattern: 'echo', data: i, id: `m${i}` });
+      return `${body.length}#${body}`;
+    }).join('');
+    let received = '';
+    const all = new Promise<void>((resolve) => raw.on('data', (d) => {
+      received += d.toString();
+      if ((received.match(/"isDisposed":true/g) ?? []).length >= 200) resolve();
+    }));
+    raw.write(frames);
+    await all;
+    for (const i of [0, 99, 199]) expect(received).toContain(`"id":"m${i}"`);
+    raw.destroy();
+  });
+
+  it('no handshake within handshakeTimeoutMs: closed, healthy client unaffected', async () => {
+    let took = 0;
+    const latencies = await serveDuring(async () => {
+      const silent = await open();
+      took = await closedWithin(silent, HANDSHAKE_TIMEOUT + 1000);
+    });
+    console.log(`[bad-input] silent connection closed after ${took} ms (handshakeTimeoutMs ${HANDSHAKE_TIMEOUT})`);
+    expect(took).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT - 20);
+    expect(took).toBeLessThanOrEqual(HANDSHAKE_TIMEOUT + 200);
+    expect(warnings.some((w) => /no handshake or data within 500 ms/.test(w))).toBe(true);
+    expect(percentile(latencies, 99)).toBeLessThan(Math.max(25, 5 * baselineP99));
+  });
+
+  it('a stock ClientTCP is served despite the handshake timeout (its first frame is data)', async () => {
+    const stock = new ClientTCP({ port: server.port });
+    await expect(firstValueFrom(stock.send('echo', 'stock'))).resolves.toBe('stock');
+    await sleep(HANDSHAKE_TIMEOUT + 300);
+    await expect(firstValueFrom(stock.send('echo', 'still'))).resolves.toBe('still');
+    stock.close();
+  });
+});
