@@ -1,0 +1,47 @@
+import { firstValueFrom } from 'rxjs';
+import type { HeartbeatClient } from '../../src/index.js';
+import { sleep, startClientApp, startServerApp } from '../support/apps.js';
+import { killAllPeers, PeerProcess } from '../support/peer-process.js';
+
+/** app.close() says goodbye on every link and releases every socket and timer. */
+function handles(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of process.getActiveResourcesInfo()) counts[r] = (counts[r] ?? 0) + 1;
+  return counts;
+}
+
+describe('shutdown', () => {
+  afterEach(() => killAllPeers());
+
+  it('leaves no socket, server or timer behind', async () => {
+    await sleep(50);
+    const before = handles();
+    const server = await startServerApp({ heartbeat: { intervalMs: 100 } });
+    const client = await startClientApp({ heartbeat: { intervalMs: 100 }, clients: [{ name: 'S', port: server.port }] });
+    await firstValueFrom(client.app.get<HeartbeatClient>('S').send('echo', 1));
+    await sleep(300);
+    await client.close();
+    await server.close();
+    await sleep(50);
+    const after = handles();
+    for (const kind of ['TCPSocketWrap', 'TCPServerWrap', 'Timeout']) {
+      expect([kind, after[kind] ?? 0]).toEqual([kind, before[kind] ?? 0]);
+    }
+  });
+
+  it('sends goodbye on every link, inbound and outbound: peers record left', async () => {
+    const server = await startServerApp({ heartbeat: { intervalMs: 100 } });
+    const inbound = new PeerProcess({ nodeId: 'in', heartbeat: { intervalMs: 100 }, clients: [{ name: 'S', port: server.port, reconnect: { initialDelayMs: 5000, maxDelayMs: 5000 } }] });
+    const outboundTarget = new PeerProcess({ nodeId: 'out', heartbeat: { intervalMs: 100 }, server: { port: 0 } });
+    const { port } = await outboundTarget.ready();
+    await inbound.ready();
+    const client = await startClientApp({ nodeId: 'server', heartbeat: { intervalMs: 100 }, clients: [{ name: 'O', port }] });
+    await client.app.get<HeartbeatClient>('O').connect();
+    await inbound.presence('joined', 'server');
+    await outboundTarget.presence('joined', 'server');
+    await Promise.all([client.close(), server.close()]);
+    const [a, b] = await Promise.all([inbound.presence('left', 'server', 0, 2000), outboundTarget.presence('left', 'server', 0, 2000)]);
+    expect(a.status).toBe('left');
+    expect(b.status).toBe('left');
+  });
+});
