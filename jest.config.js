@@ -6,5 +6,6 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testMatch: ['<rootDir>/test/**/*.spec.ts'],
   testTimeout: 30000,
-  maxWorkers: 2,
+  // One suite at a time: the fault lab and the timing bounds measure detection, not CPU contention.
+  maxWorkers: 1,
 };

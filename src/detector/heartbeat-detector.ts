@@ -35,8 +35,9 @@ export class HeartbeatDetector implements OnApplicationShutdown {
     this.lag = new LoopLag(this.tickMs, 4 * this.thresholds.lostAfterMs);
   }
 
+  /** Epoch ms; sub-millisecond on real time, so loopback RTTs are not all 0. */
   now(): number {
-    return this.scheduler.now();
+    return this.scheduler === asyncScheduler ? performance.timeOrigin + performance.now() : this.scheduler.now();
   }
 
   /** Time this process's loop was blocked after `t`. */

@@ -175,6 +175,7 @@ export class PeerLink implements FrameListener {
   }
 
   private onDataFrame(): boolean {
+    if (this.cause === 'local') return false; // we said goodbye: no new work on this link
     if (this.phase === 'open' || this.direction === 'outbound') return true;
     // Inbound data before any hello: a stock ClientTCP, tracked by kernel keepalive only.
     if (this.auth.expect !== undefined) {

@@ -137,7 +137,7 @@ export class PresenceService implements LinkHost, OnApplicationShutdown {
   }
 
   private emit(type: PresenceEventType, entry: PeerEntry, at: number): void {
-    const event: PresenceEvent = { type, peer: this.snapshot(entry), at };
+    const event: PresenceEvent = { type, peer: this.snapshot(entry), at: Math.round(at) };
     if (type === 'lost') event.reason = entry.lossReason;
     this.events.next(event);
   }
@@ -160,8 +160,8 @@ export class PresenceService implements LinkHost, OnApplicationShutdown {
       managed: link.managed,
       address: link.address,
       metadata: { ...link.metadata },
-      connectedAt: link.connectedAt,
-      lastSeenAt,
+      connectedAt: Math.round(link.connectedAt),
+      lastSeenAt: Math.round(lastSeenAt),
       stats,
     };
     if (rttMs !== undefined) info.rttMs = rttMs;

@@ -20,7 +20,7 @@ import { applyKeepAlive } from './keepalive.js';
  * `NestFactory.createMicroservice(AppModule, { inject: [HeartbeatServer], useFactory: (s) => ({ strategy: s }) })`.
  */
 export class HeartbeatServer extends ServerTCP {
-  private readonly links = new Set<PeerLink>();
+  private readonly sockets = new Map<PeerLink, Socket>();
   private readonly ctx: LinkContext;
   private readonly serverOptions: ResolvedServerOptions;
 
@@ -39,20 +39,24 @@ export class HeartbeatServer extends ServerTCP {
 
   /** Links currently open or handshaking. */
   get connections(): number {
-    return this.links.size;
+    return this.sockets.size;
   }
 
-  /** Goodbye to every peer, a short grace for them to close, then Nest's close (which destroys the rest). */
-  override async close(): Promise<void> {
-    const links = [...this.links];
-    for (const link of links) link.sayGoodbye();
-    if (links.length > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.all(links.map((l) => l.closed)),
-        new Promise((resolve) => (timer = setTimeout(resolve, GOODBYE_GRACE_MS))),
-      ]);
-      clearTimeout(timer);
+  /**
+   * Goodbye to every peer and FIN, then Nest's close. The links that said goodbye are left to
+   * close when their peers answer, so this returns at once and the rest of the application
+   * (its clients) says goodbye in the same moment; a peer that does not answer within a short
+   * grace is cut.
+   */
+  override close(): void {
+    const closing = [...this.sockets];
+    for (const [link, socket] of closing) {
+      link.sayGoodbye();
+      this.openSockets.delete(socket);
+    }
+    if (closing.length > 0) {
+      const timer = setTimeout(() => closing.forEach(([, socket]) => socket.destroy()), GOODBYE_GRACE_MS);
+      void Promise.all(closing.map(([link]) => link.closed)).then(() => clearTimeout(timer));
     }
     super.close();
   }
@@ -62,8 +66,8 @@ export class HeartbeatServer extends ServerTCP {
     const framed = new HeartbeatSocket(socket);
     const link = new PeerLink('inbound', remoteAddress(socket), framed, this.ctx, { expect: this.serverOptions.authToken });
     bindLink(framed, link, this.ctx, this.serverOptions.maxFrameBytes);
-    this.links.add(link);
-    void link.closed.then(() => this.links.delete(link));
+    this.sockets.set(link, socket);
+    void link.closed.then(() => this.sockets.delete(link));
     return framed;
   }
 }
