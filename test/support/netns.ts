@@ -58,6 +58,8 @@ interface PairRecord {
   lockFile: string;
   children: Set<ChildProcess>;
   destroyed: boolean;
+  /** The pair's own async destroy(), once the pair exists. */
+  destroyAsync?: () => Promise<void>;
 }
 
 interface Registry {
@@ -180,7 +182,7 @@ async function probeAvailability(): Promise<NetnsAvailability> {
   try {
     await ip(['netns', 'add', probe]);
     try {
-      await ip(['-n', probe, 'link', 'add', 'a', 'type', 'veth', 'peer', 'name', 'b']);
+      await ip(['-n', probe, 'link', 'add', 'name', 'probe0', 'type', 'veth', 'peer', 'name', 'probe1']);
     } finally {
       await ipQuiet(['netns', 'del', probe]);
     }
@@ -263,45 +265,50 @@ export async function createNetPair(): Promise<NetPair> {
   const reg = registry();
   if (reg.counter === 0) reapOrphans();
 
-  // Unique per call: pid (base 36, ≤ 5 chars) + per-process counter. Interface names add one
-  // character and must stay ≤ 15 (IFNAMSIZ - 1).
-  let name = '';
-  for (let attempt = 0; ; attempt++) {
-    name = `${PREFIX}${process.pid.toString(36)}-${(reg.counter++).toString(36)}`;
-    try {
-      await ip(['netns', 'add', name]);
-      break;
-    } catch (error) {
-      if (attempt < 20 && /exists/i.test((error as Error).message)) continue;
-      throw error;
-    }
-  }
-  const hostInterface = `${name}h`;
-  const nsInterface = `${name}n`;
-  if (hostInterface.length > 15) throw new Error(`createNetPair: interface name ${hostInterface} is too long`);
-
-  let record: PairRecord = {
+  const record: PairRecord = {
     pid: process.pid,
-    name,
-    hostInterface,
+    name: '',
+    hostInterface: '',
     lockFile: '',
     children: new Set(),
     destroyed: false,
   };
   reg.records.add(record);
 
-  let hostAddress: string;
-  let nsAddress: string;
+  let n: number;
   try {
-    const { n, lockFile } = claimSubnet({ pid: record.pid, name, hostInterface });
-    record.lockFile = lockFile;
-    hostAddress = `${SUBNET_BASE}.${n}.1`;
-    nsAddress = `${SUBNET_BASE}.${n}.2`;
-    await ip(['link', 'add', hostInterface, 'type', 'veth', 'peer', 'name', nsInterface, 'netns', name]);
-    await ip(['addr', 'add', `${hostAddress}/30`, 'dev', hostInterface]);
-    await ip(['-n', name, 'addr', 'add', `${nsAddress}/30`, 'dev', nsInterface]);
+    // Unique per call: pid (base 36, <= 5 chars) + per-process counter. Interface names add one
+    // character and must stay <= 15 (IFNAMSIZ - 1). A name that already exists can only be a
+    // leftover of a dead process that had our pid; skip it.
+    for (let attempt = 0; ; attempt++) {
+      record.name = `${PREFIX}${process.pid.toString(36)}-${(reg.counter++).toString(36)}`;
+      record.hostInterface = `${record.name}h`;
+      if (record.hostInterface.length > 15) throw new Error(`createNetPair: interface name ${record.hostInterface} is too long`);
+      const owner = { pid: record.pid, name: record.name, hostInterface: record.hostInterface };
+      if (!record.lockFile) {
+        const claimed = claimSubnet(owner); // lock first, so a crash from here on is reapable
+        record.lockFile = claimed.lockFile;
+        n = claimed.n;
+      } else {
+        writeFileSync(record.lockFile, JSON.stringify(owner));
+      }
+      try {
+        await ip(['netns', 'add', record.name]);
+        break;
+      } catch (error) {
+        if (attempt < 20 && /exists/i.test((error as Error).message)) continue;
+        throw error;
+      }
+    }
+    const { name, hostInterface } = record;
+    const nsInterface = `${name}n`;
+    await ip(['link', 'add', 'name', hostInterface, 'type', 'veth', 'peer', 'name', nsInterface, 'netns', name]);
+    await ip(['addr', 'add', `${SUBNET_BASE}.${n!}.1/30`, 'dev', hostInterface]);
+    await ip(['-n', name, 'addr', 'add', `${SUBNET_BASE}.${n!}.2/30`, 'dev', nsInterface]);
     await ip(['-n', name, 'link', 'set', 'lo', 'up']);
     await ip(['-n', name, 'link', 'set', nsInterface, 'up']);
+    // linkDown() relies on the root end keeping its route while it has no carrier (see there).
+    writeFileSync(`/proc/sys/net/ipv4/conf/${hostInterface}/ignore_routes_with_linkdown`, '0');
     await ip(['link', 'set', hostInterface, 'up']);
     await waitForCarrier(hostInterface, true);
   } catch (error) {
@@ -309,13 +316,17 @@ export async function createNetPair(): Promise<NetPair> {
     reg.records.delete(record);
     throw error;
   }
+  const { name, hostInterface } = record;
+  const nsInterface = `${name}n`;
+  const hostAddress = `${SUBNET_BASE}.${n!}.1`;
+  const nsAddress = `${SUBNET_BASE}.${n!}.2`;
 
   let destroying: Promise<void> | undefined;
   const assertLive = (what: string): void => {
     if (record.destroyed || destroying) throw new Error(`NetPair ${name}: ${what} after destroy()`);
   };
 
-  return {
+  const pair: NetPair = {
     name,
     hostInterface,
     nsInterface,
@@ -335,6 +346,12 @@ export async function createNetPair(): Promise<NetPair> {
       assertLive('linkDown');
       // Only the namespace end. Downing the root end would remove its connected route, and the
       // root namespace would then route 10.213.<n>.2 out of its default route (a real NIC).
+      // Same if the kernel ignored routes on carrier-less links, so refuse in that case.
+      if (readFileSync('/proc/sys/net/ipv4/conf/all/ignore_routes_with_linkdown', 'utf8').trim() !== '0') {
+        throw new Error(
+          `NetPair ${name}: net.ipv4.conf.all.ignore_routes_with_linkdown is set; linkDown() would leak traffic for ${nsAddress} to the default route`,
+        );
+      }
       await ip(['-n', name, 'link', 'set', nsInterface, 'down']);
       await waitForCarrier(hostInterface, false);
     },
@@ -347,12 +364,19 @@ export async function createNetPair(): Promise<NetPair> {
 
     destroy() {
       destroying ??= (async () => {
-        if (record.destroyed) return;
+        if (record.destroyed) {
+          reg.records.delete(record);
+          return;
+        }
         const exits = [...record.children].map(
           (child) =>
             new Promise<void>((resolve) => {
               if (child.exitCode !== null || child.signalCode !== null) return resolve();
-              child.once('exit', () => resolve());
+              const timer = setTimeout(resolve, 2000); // never hang a test run on a stuck child
+              child.once('exit', () => {
+                clearTimeout(timer);
+                resolve();
+              });
               killChild(child);
             }),
         );
@@ -370,15 +394,17 @@ export async function createNetPair(): Promise<NetPair> {
       return destroying;
     },
   };
+  record.destroyAsync = () => pair.destroy();
+  return pair;
 }
 
 /** Destroy every pair this process created and has not destroyed yet (for afterAll). */
 export async function destroyAllNetPairs(): Promise<void> {
   const reg = registry();
-  const pending = [...reg.records];
   await Promise.all(
-    pending.map(async (record) => {
-      destroySync(record);
+    [...reg.records].map(async (record) => {
+      if (record.destroyAsync) return record.destroyAsync();
+      destroySync(record); // creation still in flight
       reg.records.delete(record);
     }),
   );

@@ -113,7 +113,6 @@ describe('readSocketOptions (net)', () => {
     setKeepAliveProbes(client, 3);
     client.setKeepAlive(true, 6000); // a different delay re-enters uv_tcp_keepalive...
     const afterSecondSetKeepAlive = readSocketOptions(client);
-    // eslint-disable-next-line no-console
     console.log('libuv', process.versions.uv, { afterSetKeepAlive, afterSecondSetKeepAlive });
     expect(afterSetKeepAlive).toMatchObject({ keepAlive: true, keepIdleMs: 5000, keepIntervalMs: 1000, keepCount: 10 });
     // ...and silently resets what net-keepalive set.

@@ -111,7 +111,7 @@ export function getsockoptInt(fd: number, level: number, name: number): number {
   const [valuePtr] = createPointer({ paramsType: [DataType.I32], paramsValue: [0] });
   const [lengthPtr] = createPointer({ paramsType: [DataType.I32], paramsValue: [4] }); // sizeof(int)
   try {
-    const { value: ret, errnoCode } = load({
+    const { value: ret, errnoCode } = load<DataType.I32, true>({
       library: LIBRARY,
       funcName: 'getsockopt',
       retType: DataType.I32,
