@@ -20,8 +20,8 @@ export const nonStaticHandler = (owner: string, method: string) =>
 
 export const connectionClosed = (address: string) => `Connection to ${address} closed before the handshake`;
 export const handshakeRejected = (address: string, reason: string) => `${address} refused the handshake (${reason})`;
-export const clientReconnecting = (name: string, address: string, delayMs: number, err: string) =>
-  `Client ${name}: cannot reach ${address} (${err}); retrying in ${delayMs} ms`;
+export const clientReconnecting = (address: string, delayMs: number, err: string) =>
+  `cannot reach ${address} (${err}); retrying in ${delayMs} ms`;
 export const keepAliveUnavailable = (err: string) =>
   `Cannot set TCP keepalive options on a socket (${err}); heartbeats still run`;
 export const peerLost = (peerId: string, reason: string) => `Peer "${peerId}" was lost (${reason})`;

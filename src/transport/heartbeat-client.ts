@@ -128,7 +128,7 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
   private scheduleReconnect(): void {
     if (!this.autoReconnect || this.reconnectTimer) return;
     const delay = backoffDelay(this.attempt++, this.client.reconnect);
-    this.log.warn(messages.clientReconnecting(String(this.client.name), this.target, delay, this.lastError));
+    this.log.warn(messages.clientReconnecting(this.target, delay, this.lastError)); // the logger context names the client
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.connect().then(() => (this.attempt = 0), () => undefined);
