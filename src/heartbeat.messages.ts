@@ -11,6 +11,8 @@ export const authRejected = (hasToken: boolean) =>
 export const unsupportedProtocol = (version: unknown) => `unsupported protocol version ${JSON.stringify(version)}`;
 export const unexpectedControlFrame = (kind: string, phase: string) => `unexpected "${kind}" frame while ${phase}`;
 export const peerSilent = (silenceMs: number) => `silent for ${Math.round(silenceMs)} ms`;
+export const tlsHandshakeFailed = (code: string) => `TLS handshake failed or timed out (${code})`;
+export const pingFlood = (max: number) => `ping flood (over ${max} pings in one second)`;
 export const slowReader = (bytes: number) => `peer does not read: ${bytes} bytes queued for it`;
 
 export const handlerFailed = (owner: string, method: string, type: string) =>

@@ -13,6 +13,9 @@ import { tokenMatches } from './auth-token.js';
 import { causeFromSocketError, type CloseCause } from './close-cause.js';
 import type { LinkHost } from './link-host.js';
 
+/** Far above any honest peer (the shortest tick is 5 ms, so at most ~200 pings/s), far below a flood. */
+const MAX_PINGS_PER_SECOND = 1000;
+
 /** What every link of this process shares. */
 export interface LinkContext {
   nodeId: string;
@@ -75,6 +78,10 @@ export class PeerLink implements FrameListener {
   private resolveOpened!: () => void;
   private rejectOpened!: (e: Error) => void;
   private seq = 0;
+  private failed = false;
+  /** Pings received in the current one-second window (flood guard). */
+  private pingWindowStart = 0;
+  private pingsInWindow = 0;
 
   constructor(
     readonly direction: 'inbound' | 'outbound',
@@ -99,7 +106,9 @@ export class PeerLink implements FrameListener {
   }
 
   onFrame(frame: Record<string, unknown>, length: number): boolean {
-    if (this.phase === 'closed') return false;
+    // A link that failed (refused, protocol error, timeout) is dead at once: frames already read
+    // in the same chunk are not processed, so one connection cannot try many tokens per read.
+    if (this.phase === 'closed' || this.failed) return false;
     const now = this.ctx.now();
     this.lastHeardAt = now;
     if (this.status === 'suspect' && this.phase === 'open') {
@@ -169,6 +178,7 @@ export class PeerLink implements FrameListener {
   /** Closes the link for a loss reason, with a logged reason. */
   fail(reason: LossReason, why: string): void {
     if (this.phase === 'closed' || this.cause !== undefined) return;
+    this.failed = true;
     this.cause = reason;
     this.ctx.logger.warn(messages.closingConnection(this.peerId || this.address, why, reason));
     this.transport.destroy();
@@ -190,6 +200,13 @@ export class PeerLink implements FrameListener {
   private onControlFrame(frame: ControlFrame, now: number): void {
     switch (frame.$hb) {
       case 'ping':
+        // A peer pings only after an interval of its own silence: more than MAX_PINGS_PER_SECOND
+        // is a flood, not a heartbeat (each would cost a parse and a pong write).
+        if (now - this.pingWindowStart >= 1000) {
+          this.pingWindowStart = now;
+          this.pingsInWindow = 0;
+        }
+        if (++this.pingsInWindow > MAX_PINGS_PER_SECOND) return this.fail('protocol-error', messages.pingFlood(MAX_PINGS_PER_SECOND));
         this.send(pong(frame));
         if (typeof frame.rtt === 'number' && frame.rtt >= 0) this.rttMs = frame.rtt;
         return;

@@ -3,6 +3,7 @@ import { ServerTCP, type TcpSocket } from '@nestjs/microservices';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { HeartbeatDetector } from '../detector/heartbeat-detector.js';
 import { GOODBYE_GRACE_MS } from '../heartbeat.constants.js';
+import * as messages from '../heartbeat.messages.js';
 import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../heartbeat-options.js';
 import { bindLink, remoteAddress } from '../link/bind-link.js';
 import { createLinkContext } from '../link/link-context.js';
@@ -26,9 +27,19 @@ export class HeartbeatServer extends ServerTCP {
 
   constructor(private readonly config: ResolvedHeartbeatOptions, detector: HeartbeatDetector, host: LinkHost) {
     const server = config.server ?? { host: '127.0.0.1', port: 3000, maxFrameBytes: config.maxFrameBytes, handshakeTimeoutMs: config.handshakeTimeoutMs };
-    super({ host: server.host, port: server.port, tlsOptions: server.tlsOptions });
+    // A TLS connection reaches getSocketInstance (and its handshake deadline) only once TLS is
+    // established: bound the TLS handshake itself by handshakeTimeoutMs too (Node's default: 120 s).
+    const tlsOptions = server.tlsOptions && { handshakeTimeout: server.handshakeTimeoutMs, ...server.tlsOptions };
+    super({ host: server.host, port: server.port, tlsOptions });
     this.serverOptions = server;
     this.ctx = createLinkContext(config, detector, host, new Logger(HeartbeatServer.name));
+    if (tlsOptions) {
+      // Node reports a failed or timed-out TLS handshake here but leaves the socket open.
+      (this.server as unknown as Server).on('tlsClientError', (error: Error & { code?: string }, socket: Socket) => {
+        this.ctx.logger.warn(messages.closingConnection(remoteAddress(socket), messages.tlsHandshakeFailed(error.code ?? error.message), 'protocol-error'));
+        socket.destroy();
+      });
+    }
   }
 
   /** The bound address once listening (useful with `port: 0`). */
