@@ -1,0 +1,124 @@
+/**
+ * Fault lab (issue 4), network faults: the peer app runs inside a private network namespace
+ * and talks to this process over a veth pair; "pulling the cable" downs the namespace end, so
+ * nothing arrives, nothing is refused, no FIN, no RST: only a timer can tell.
+ *
+ *  - heartbeats on: lost `heartbeat-timeout` within (missedBeats + 1) × intervalMs;
+ *  - kernel keepalive only: lost `keepalive-timeout` within idleMs + probes × intervalMs + 1 s.
+ *
+ * Needs root and iproute2; otherwise every test here is skipped with the reason in its name.
+ */
+import type { HeartbeatClient } from '../../src/index.js';
+import { PeerLostError } from '../../src/index.js';
+import { createNetPair, destroyAllNetPairs, netnsAvailable, type NetPair } from '../support/netns.js';
+import { killAllPeers } from '../support/peer-process.js';
+import { firstValueFrom } from 'rxjs';
+import { LocalClients, report, silenceAtVerdict, sleep } from './support/harness.js';
+import { DIRECTIONS, startRig, type Direction, type Rig } from './support/rig.js';
+
+const FAST = { intervalMs: 200, missedBeats: 3 };
+const DEFAULTS = { intervalMs: 1000, missedBeats: 3 };
+const silenceBound = (hb: { intervalMs: number; missedBeats: number }) => (hb.missedBeats + 1) * hb.intervalMs;
+/** Short kernel keepalive on the detecting side: a dead idle link is dropped after idle + probes × interval = 3 s. */
+const KEEPALIVE = { idleMs: 1000, intervalMs: 1000, probes: 2 };
+const keepAliveBound = KEEPALIVE.idleMs + KEEPALIVE.probes * KEEPALIVE.intervalMs + 1000;
+
+const availability = await netnsAvailable();
+if (!availability.ok) {
+  // eslint-disable-next-line no-console
+  console.log(`[fault] cable-pull tests SKIPPED: ${availability.reason}`);
+}
+const netTest = (name: string, fn: () => Promise<void>, timeout: number) =>
+  availability.ok ? test(name, fn, timeout) : test.skip(`${name} — SKIPPED: ${availability.reason}`, fn, timeout);
+
+let rig: Rig | undefined;
+let net: NetPair | undefined;
+
+afterEach(async () => {
+  await killAllPeers();
+  await rig?.local.close();
+  await net?.destroy();
+  rig = undefined;
+  net = undefined;
+});
+afterAll(async () => {
+  await destroyAllNetPairs();
+});
+
+async function pullCableWithHeartbeats(direction: Direction, hb: { intervalMs: number; missedBeats: number }, label: string) {
+  net = await createNetPair();
+  rig = await startRig(direction, { heartbeat: hb, net });
+  const { local, peer, peerId } = rig;
+  let inFlight: Promise<unknown> | undefined;
+  if (local instanceof LocalClients) {
+    // A request the server will not answer for a minute: it must fail with the loss, not hang.
+    const client = local.client('PEER') as HeartbeatClient;
+    inFlight = firstValueFrom(client.send('slow', { ms: 60_000 })).then(
+      () => { throw new Error('slow request answered across a pulled cable'); },
+      (e: unknown) => e,
+    );
+  }
+  await sleep(Math.max(3 * hb.intervalMs, 500));
+  const t0 = local.now(); // the detector's own clock, the one `at` is read from
+  local.markFault(t0 - hb.intervalMs);
+  await net.linkDown();
+  const lost = await local.next('lost', peerId, t0, 3 * silenceBound(hb));
+  const ms = lost.at - t0;
+  const bound = silenceBound(hb) + Math.ceil(lost.stallMs);
+  report(`cable pulled (${label} ${hb.intervalMs} ms × ${hb.missedBeats}): ${direction} detected in ${Math.round(ms)} ms (bound ${bound}${lost.stallMs ? `, incl. ${Math.ceil(lost.stallMs)} ms own-loop stall` : ''}); silence at verdict ${Math.round(silenceAtVerdict(lost, hb).silence)} ms (threshold ${silenceAtVerdict(lost, hb).threshold})`);
+  expect(lost.reason).toBe('heartbeat-timeout');
+  expect(ms).toBeLessThanOrEqual(bound);
+  const v = silenceAtVerdict(lost, hb);
+  expect(v.silence).toBeGreaterThan(v.threshold); // not early
+  expect(v.silence).toBeLessThanOrEqual(v.latest);
+  if (inFlight) {
+    const error = await inFlight;
+    expect(error).toBeInstanceOf(PeerLostError);
+    expect(error).toMatchObject({ peerId, status: 'lost', reason: 'heartbeat-timeout' });
+  }
+  // The peer, behind the dead link, reached the same verdict on its own.
+  const seen = await peer.presence('lost', rig.localId, t0, 3 * silenceBound(hb));
+  expect(seen.reason).toBe('heartbeat-timeout');
+}
+
+describe.each(DIRECTIONS)('%s', (direction) => {
+  netTest(`cable pulled (veth down), heartbeats ${FAST.intervalMs} ms × ${FAST.missedBeats}: lost heartbeat-timeout within ${silenceBound(FAST)} ms`,
+    () => pullCableWithHeartbeats(direction, FAST, 'heartbeats'), 30_000);
+});
+
+netTest(`cable pulled at the defaults (${DEFAULTS.intervalMs} ms × ${DEFAULTS.missedBeats}): client detects server, lost heartbeat-timeout within ${silenceBound(DEFAULTS)} ms`,
+  () => pullCableWithHeartbeats('client detects server', DEFAULTS, 'defaults'), 30_000);
+
+netTest(`cable pulled, stock ClientTCP peer (kernel keepalive only): server detects client, lost keepalive-timeout within ${keepAliveBound} ms`, async () => {
+  net = await createNetPair();
+  const direction = 'server detects client';
+  rig = await startRig(direction, { heartbeat: FAST, keepAlive: KEEPALIVE, stockClient: true, net });
+  const { local, peerId } = rig;
+  expect(local.presence.get(peerId)).toMatchObject({ managed: false, status: 'alive' });
+  const t0 = local.now(); // the detector's own clock, the one `at` is read from
+  await net.linkDown();
+  const lost = await local.next('lost', peerId, t0, 3 * keepAliveBound);
+  const ms = lost.at - t0;
+  report(`cable pulled, stock ClientTCP (keepalive idle ${KEEPALIVE.idleMs} + ${KEEPALIVE.probes} × ${KEEPALIVE.intervalMs} ms): ${direction} detected in ${Math.round(ms)} ms (bound ${keepAliveBound}), reason ${lost.reason}`);
+  expect(lost.reason).toBe('keepalive-timeout');
+  expect(lost.peer.managed).toBe(false);
+  expect(ms).toBeLessThanOrEqual(keepAliveBound);
+}, 30_000);
+
+netTest(`cable pulled, heartbeats too slow to matter (kernel keepalive only): client detects server, lost keepalive-timeout within ${keepAliveBound} ms`, async () => {
+  // A HeartbeatClient cannot handshake with a stock ServerTCP, so the other direction uses a
+  // managed link whose heartbeats (one a minute) cannot decide: only the kernel can.
+  net = await createNetPair();
+  const direction = 'client detects server';
+  const slow = { intervalMs: 60_000, missedBeats: 3 };
+  rig = await startRig(direction, { heartbeat: slow, keepAlive: KEEPALIVE, net });
+  const { local, peerId } = rig;
+  await sleep(200);
+  const t0 = local.now(); // the detector's own clock, the one `at` is read from
+  await net.linkDown();
+  const lost = await local.next('lost', peerId, t0, 3 * keepAliveBound);
+  const ms = lost.at - t0;
+  report(`cable pulled, heartbeats every 60 s (keepalive idle ${KEEPALIVE.idleMs} + ${KEEPALIVE.probes} × ${KEEPALIVE.intervalMs} ms): ${direction} detected in ${Math.round(ms)} ms (bound ${keepAliveBound}), reason ${lost.reason}`);
+  expect(lost.reason).toBe('keepalive-timeout');
+  expect(ms).toBeLessThanOrEqual(keepAliveBound);
+}, 30_000);
