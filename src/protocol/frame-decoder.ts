@@ -8,7 +8,9 @@ export class FrameError extends Error {
 
 /** 4 GiB has 10 digits: a longer prefix is garbage, not a length. */
 const MAX_PREFIX_DIGITS = 10;
-const DIGITS = /^[0-9]+$/;
+const HASH = 0x23; // '#'
+const ZERO = 0x30;
+const NINE = 0x39;
 
 /**
  * Splits Nest's `<length>#<json>` stream into parsed objects.
@@ -16,12 +18,15 @@ const DIGITS = /^[0-9]+$/;
  * Unlike Nest's JsonSocket it keeps a cursor instead of re-slicing the whole buffer after each
  * frame (many pipelined frames in one read stay linear), checks the prefix strictly (digits only,
  * refused as soon as it cannot become a valid length) and refuses an oversized frame from its
- * prefix, before buffering it.
+ * prefix, before buffering it. The prefix is read in one pass over its characters (no
+ * intermediate strings, no regular expression).
  */
 export class FrameDecoder {
   private pending = '';
   /** Length of the frame body being read; -1 while reading a prefix. */
   private expected = -1;
+  /** Characters of `<length>#` in front of the body being read. */
+  private prefixChars = 0;
 
   constructor(private readonly maxFrameLength: number) {}
 
@@ -30,40 +35,53 @@ export class FrameDecoder {
     return this.pending.length;
   }
 
-  /** Feeds decoded text; calls `onFrame` for each complete frame with its encoded length. Throws FrameError on bad input. */
-  push(text: string, onFrame: (frame: Record<string, unknown>, length: number) => void): void {
+  /**
+   * Feeds decoded text; calls `onFrame` (with `this` = `thisArg`) for each complete frame with its
+   * encoded length. Throws FrameError on bad input.
+   */
+  push<T = undefined>(text: string, onFrame: (this: T, frame: Record<string, unknown>, length: number) => void, thisArg?: T): void {
     const buf = this.pending.length > 0 ? this.pending + text : text;
+    const end = buf.length;
     let pos = 0;
     this.pending = '';
     for (;;) {
       if (this.expected < 0) {
-        const hash = buf.indexOf('#', pos);
-        if (hash === -1) {
-          const rest = buf.length - pos;
-          if (rest > MAX_PREFIX_DIGITS || (rest > 0 && !DIGITS.test(buf.slice(pos)))) {
-            throw new FrameError('bad-length', `bad length prefix ${JSON.stringify(buf.slice(pos, pos + 16))}`);
+        // <digits>#, at most MAX_PREFIX_DIGITS digits.
+        let length = 0;
+        let i = pos;
+        for (; i < end; i++) {
+          const c = buf.charCodeAt(i);
+          if (c >= ZERO && c <= NINE) {
+            if (i - pos >= MAX_PREFIX_DIGITS) throw badPrefix(buf, pos, i + 1);
+            length = length * 10 + (c - ZERO);
+          } else if (c === HASH && i > pos) {
+            break;
+          } else {
+            throw badPrefix(buf, pos, i + 1);
           }
-          break;
         }
-        const prefix = buf.slice(pos, hash);
-        if (prefix.length === 0 || prefix.length > MAX_PREFIX_DIGITS || !DIGITS.test(prefix)) {
-          throw new FrameError('bad-length', `bad length prefix ${JSON.stringify(prefix.slice(0, 16))}`);
-        }
-        const length = Number(prefix);
+        if (i === end) break; // prefix incomplete, digits so far are valid
         if (length > this.maxFrameLength) {
           throw new FrameError('too-large', `frame of ${length} exceeds maxFrameBytes ${this.maxFrameLength}`);
         }
         this.expected = length;
-        pos = hash + 1;
+        this.prefixChars = i - pos + 1;
+        pos = i + 1;
       }
-      if (buf.length - pos < this.expected) break;
-      const body = buf.slice(pos, pos + this.expected);
-      pos += this.expected;
+      if (end - pos < this.expected) break;
+      const length = this.expected;
+      const body = buf.slice(pos, pos + length);
+      pos += length;
       this.expected = -1;
-      onFrame(parseBody(body), body.length + prefixLength(body.length));
+      onFrame.call(thisArg as T, parseBody(body), length + this.prefixChars);
     }
-    this.pending = pos === 0 ? buf : pos < buf.length ? buf.slice(pos) : '';
+    this.pending = pos === 0 ? buf : pos < end ? buf.slice(pos) : '';
   }
+}
+
+function badPrefix(buf: string, from: number, to: number): FrameError {
+  const prefix = buf.slice(from, Math.min(to, from + 16));
+  return new FrameError('bad-length', `bad length prefix ${JSON.stringify(prefix)}`);
 }
 
 function parseBody(body: string): Record<string, unknown> {
@@ -77,9 +95,4 @@ function parseBody(body: string): Record<string, unknown> {
     throw new FrameError('not-object', 'frame is not a JSON object');
   }
   return value as Record<string, unknown>;
-}
-
-/** Characters of `<length>#` in front of a body of this length. */
-function prefixLength(bodyLength: number): number {
-  return String(bodyLength).length + 1;
 }
