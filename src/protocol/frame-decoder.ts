@@ -25,8 +25,6 @@ export class FrameDecoder {
   private pending = '';
   /** Length of the frame body being read; -1 while reading a prefix. */
   private expected = -1;
-  /** Characters of `<length>#` in front of the body being read. */
-  private prefixChars = 0;
 
   constructor(private readonly maxFrameLength: number) {}
 
@@ -65,7 +63,6 @@ export class FrameDecoder {
           throw new FrameError('too-large', `frame of ${length} exceeds maxFrameBytes ${this.maxFrameLength}`);
         }
         this.expected = length;
-        this.prefixChars = i - pos + 1;
         pos = i + 1;
       }
       if (end - pos < this.expected) break;
@@ -73,7 +70,7 @@ export class FrameDecoder {
       const body = buf.slice(pos, pos + length);
       pos += length;
       this.expected = -1;
-      onFrame.call(thisArg as T, parseBody(body), length + this.prefixChars);
+      onFrame.call(thisArg as T, parseBody(body), length + prefixLength(length));
     }
     this.pending = pos === 0 ? buf : pos < end ? buf.slice(pos) : '';
   }
@@ -82,6 +79,16 @@ export class FrameDecoder {
 function badPrefix(buf: string, from: number, to: number): FrameError {
   const prefix = buf.slice(from, Math.min(to, from + 16));
   return new FrameError('bad-length', `bad length prefix ${JSON.stringify(prefix)}`);
+}
+
+/** Characters of `<length>#` in front of a body of this length (as encoded, without leading zeros). */
+function prefixLength(length: number): number {
+  let digits = 1;
+  while (length >= 10) {
+    length = Math.floor(length / 10);
+    digits++;
+  }
+  return digits + 1;
 }
 
 function parseBody(body: string): Record<string, unknown> {

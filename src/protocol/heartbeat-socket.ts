@@ -28,6 +28,25 @@ export interface LinkTransport {
 }
 
 /**
+ * Turns of the event loop as the sockets see them: a turn is what runs before the next
+ * `process.nextTick` (a synchronous run and the microtasks and ticks it queued). One shared
+ * tick per turn ends it, and only when a socket asked.
+ */
+let turn = 0;
+let turnEnding = false;
+function currentTurn(): number {
+  if (!turnEnding) {
+    turnEnding = true;
+    process.nextTick(endTurn);
+  }
+  return turn;
+}
+function endTurn(): void {
+  turnEnding = false;
+  turn++;
+}
+
+/**
  * A burst is written in pieces of this many frames (or characters) as well as at the end of
  * the turn: the peer starts on the first replies while the rest are still being produced, so
  * two processes keep working in parallel instead of taking turns, with a fraction of the
@@ -44,28 +63,29 @@ const FLUSH_CHARS = 16 * 1024;
  * listener and never reach user handlers. Reads are never paused for backpressure, so a
  * busy link still hears heartbeats; a peer that does not read is cut instead (see the link).
  *
- * Writes are coalesced: data frames sent during one turn of the event loop (e.g. the replies
- * to every request of one read) are joined and written together — every FLUSH_FRAMES frames,
- * and the rest on `process.nextTick` — instead of one write system call per frame. A control
- * frame is written at once when nothing is queued, else behind the queued data, so order is
- * always kept. `end()` and `destroy()` flush what is queued first, so a goodbye or a reject
- * still goes out.
+ * Writes are coalesced: the first data frame of a turn of the event loop is written at once;
+ * the others sent in the same turn (e.g. the replies to every request of one read) are joined
+ * and written together — every FLUSH_FRAMES frames, and the rest on `process.nextTick` —
+ * instead of one write system call per frame. A control frame is written at once when
+ * nothing is queued, else behind the queued data, so order is always kept. `end()` and
+ * `destroy()` flush what is queued first, so a goodbye or a reject still goes out.
  */
 export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   listener: FrameListener | null = null;
   lastSentAt = Date.now();
   private now: () => number = Date.now;
-  private decoder = new FrameDecoder(DEFAULT_MAX_FRAME_BYTES);
+  /** Null once the byte stream was refused: nothing more is read. */
+  private decoder: FrameDecoder | null = new FrameDecoder(DEFAULT_MAX_FRAME_BYTES);
   /** Created on the first chunk that ends inside a multi-byte character; ASCII-ending chunks need none. */
   private text: StringDecoder | null = null;
-  private failed = false;
   /** Encoded frames waiting to be written. */
   private outbox = '';
   /** Frames in the outbox. */
   private queued = 0;
   /** Write callbacks of the queued frames (rare: Nest sends without one). */
   private outboxCallbacks: Array<(err?: unknown) => void> | null = null;
-  private flushScheduled = false;
+  /** Turn in which a data frame was last written directly. */
+  private directTurn = -1;
 
   /** Nest constructs socket classes with the socket alone; `configure` supplies the rest. */
   constructor(socket: Socket) {
@@ -87,7 +107,14 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
 
   protected handleSend(message: unknown, callback?: (err?: unknown) => void): void {
     this.lastSentAt = this.now();
-    this.enqueue(encodeFrame(message as object), callback);
+    const data = encodeFrame(message as object);
+    // The first frame of a turn goes out at once: a lone request or reply waits for nothing.
+    if (this.outbox.length === 0 && this.directTurn !== currentTurn()) {
+      this.directTurn = turn;
+      this.socket.write(data, 'utf8', callback);
+      return;
+    }
+    this.enqueue(data, callback);
   }
 
   sendControl(frame: ControlFrame): number {
@@ -129,15 +156,16 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   }
 
   protected handleData(data: Buffer | string): void {
-    if (this.failed) return;
+    const decoder = this.decoder;
+    if (decoder === null) return;
     try {
       let text: string;
       if (typeof data === 'string') text = data;
       else if (this.text === null && (data.length === 0 || data[data.length - 1] < 0x80)) text = data.toString('utf8');
       else text = (this.text ??= new StringDecoder('utf8')).write(data);
-      this.decoder.push(text, deliver, this);
+      decoder.push(text, deliver, this);
     } catch (error) {
-      this.failed = true;
+      this.decoder = null;
       if (this.listener) this.listener.onProtocolError(error);
       else this.handleDataError(error, { destroy: true });
     }
@@ -145,30 +173,26 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
 
   /** @internal Called by the decoder for each frame. */
   onDecodedFrame(frame: Record<string, unknown>, length: number): void {
-    if (this.failed) return;
+    if (this.decoder === null) return;
     if (!this.listener || this.listener.onFrame(frame, length)) this.socket.emit('message', frame);
   }
 
-  /** @internal Called on the tick after frames were queued. */
-  flushQueued(): void {
-    this.flushScheduled = false;
-    this.flush();
-  }
-
   private enqueue(data: string, callback?: (err?: unknown) => void): void {
-    this.outbox = this.outbox.length === 0 ? data : this.outbox + data;
-    if (callback) (this.outboxCallbacks ??= []).push(callback);
-    if (++this.queued >= FLUSH_FRAMES || this.outbox.length >= FLUSH_CHARS) {
-      this.flush();
-    } else if (!this.flushScheduled) {
-      this.flushScheduled = true;
+    // The first frame into an empty outbox schedules the flush (a flush already scheduled for
+    // an outbox written out since then just finds it empty).
+    if (this.outbox.length === 0) {
+      this.outbox = data;
       process.nextTick(flushSocket, this);
+    } else {
+      this.outbox += data;
     }
+    if (callback) (this.outboxCallbacks ??= []).push(callback);
+    if (++this.queued >= FLUSH_FRAMES || this.outbox.length >= FLUSH_CHARS) this.flush();
   }
 }
 
 function flushSocket(socket: HeartbeatSocket): void {
-  socket.flushQueued();
+  socket.flush();
 }
 
 function deliver(this: HeartbeatSocket, frame: Record<string, unknown>, length: number): void {

@@ -1,0 +1,102 @@
+/**
+ * B1 server process: `node --import tsx bench/b1/echo-server.ts <ours|stock>`.
+ *
+ * ours:  HeartbeatModule.forRoot({ server }) + createMicroservice({ inject: [HeartbeatServer], useFactory })
+ * stock: createMicroservice({ transport: Transport.TCP }) (ServerTCP + JsonSocket)
+ * Same controller both ways: `echo` returns its payload, `event` counts, `events` reads and resets the count.
+ */
+import 'reflect-metadata';
+import { Controller, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { EventPattern, MessagePattern, Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import { createServer } from 'node:net';
+import { HeartbeatModule, HeartbeatServer } from '../../src/index.js';
+import { emit, serveCommands } from '../lib/proc.js';
+
+const impl = process.argv[2] === 'stock' ? 'stock' : 'ours';
+let events = 0;
+
+@Controller()
+class EchoController {
+  @MessagePattern('echo') echo(data: unknown) {
+    return data;
+  }
+  @EventPattern('event') event(_data: unknown) {
+    events++;
+  }
+  @MessagePattern('events') count(_data: unknown) {
+    const n = events;
+    events = 0;
+    return n;
+  }
+}
+
+@Module({
+  imports: [HeartbeatModule.forRoot({ nodeId: 'b1-server', server: { host: '127.0.0.1', port: 0 } })],
+  controllers: [EchoController],
+})
+class OursModule {}
+
+@Module({ controllers: [EchoController] })
+class StockModule {}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * What-if (BENCH_ROUTE_MEMO=1, ours only): the change proposed for HeartbeatServer, applied here at
+ * run time without touching src/. Nest's Server#getRouteFromPattern runs JSON.parse on every incoming
+ * pattern inside try/catch, so a plain string pattern ('echo') throws and catches a SyntaxError per
+ * message; the proposal memoises the route per pattern string (bounded).
+ */
+if (impl === 'ours' && process.env.BENCH_ROUTE_MEMO === '1') {
+  const proto = HeartbeatServer.prototype as unknown as { getRouteFromPattern(p: string): string };
+  const parse = proto.getRouteFromPattern;
+  const routes = new Map<string, string>();
+  proto.getRouteFromPattern = function (this: unknown, pattern: string): string {
+    let route = routes.get(pattern);
+    if (route === undefined) {
+      route = parse.call(this, pattern);
+      if (routes.size < 1000) routes.set(pattern, route);
+    }
+    return route;
+  };
+}
+
+const logger = ['error', 'warn'] as ('error' | 'warn')[];
+let port: number;
+let close: () => Promise<void>;
+if (impl === 'ours') {
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(OursModule, {
+    inject: [HeartbeatServer], useFactory: (s: HeartbeatServer) => ({ strategy: s }), logger,
+  } as never);
+  await app.listen();
+  port = app.get(HeartbeatServer).address!.port;
+  close = () => app.close();
+} else {
+  port = await freePort();
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(StockModule, {
+    transport: Transport.TCP, options: { host: '127.0.0.1', port }, logger,
+  });
+  await app.listen();
+  close = () => app.close();
+}
+
+serveCommands((cmd) => {
+  switch (cmd.cmd) {
+    case 'cpu':
+      return process.cpuUsage();
+    default:
+      throw new Error(`unknown command ${cmd.cmd}`);
+  }
+}, () => close());
+
+emit({ evt: 'ready', impl, port, pid: process.pid });

@@ -1,0 +1,222 @@
+/**
+ * Renders bench/RESULTS.md from bench/results/*.json, inserting the hand-written analysis of
+ * bench/analysis/<b1|b2|b3>.md after each benchmark's tables.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { B1Result, B1Summary } from '../b1-throughput.js';
+import type { B2Result } from '../b2-heartbeat-scale.js';
+import type { B3Result } from '../b3-detection.js';
+import { BENCH_DIR, fmt, readResult, type MachineInfo, type Summary } from './common.js';
+import type { ProfileSummary } from './cpuprofile.js';
+
+const range = (s: Summary | undefined, digits = 0, scale = 1) =>
+  s && s.n > 0 ? `${fmt(s.median * scale, digits)} (${fmt(s.min * scale, digits)}–${fmt(s.max * scale, digits)})` : '–';
+const yes = (ok: boolean) => (ok ? '**met**' : '**missed**');
+
+function analysis(name: string): string {
+  const file = join(BENCH_DIR, 'analysis', `${name}.md`);
+  return existsSync(file) ? `\n${readFileSync(file, 'utf8').trim()}\n` : '';
+}
+
+function machineLine(m: MachineInfo): string {
+  return `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node} (V8 ${m.v8}); `
+    + `fd hard limit ${m.nofileHardLimit ?? '?'}; load average at start ${m.loadAverageAtStart?.map((x) => x.toFixed(2)).join(' ') ?? '?'}; run ${m.date}`;
+}
+
+function profileTable(p: Record<string, ProfileSummary>, keys: string[], areas = 7, fns = 8, note = ' (includes start-up)'): string {
+  const lines: string[] = [];
+  for (const key of keys) {
+    const s = p[key];
+    if (!s) continue;
+    lines.push(`**${key}** — busy ${fmt(s.busyMs)} ms of ${fmt(s.totalMs)} ms profiled${note}  `);
+    lines.push(`by area: ${s.byArea.slice(0, areas).map((a) => `${a.area} ${a.pctOfBusy}%`).join(', ')}  `);
+    lines.push(`top self time: ${s.top.slice(0, fns).map((t) => `${t.name} ${t.pctOfBusy}%`).join(', ')}  `);
+    const incl = s.inclusive.filter((i) => i.pctOfBusy > 0.5);
+    if (incl.length) lines.push(`inclusive: ${incl.map((i) => `${i.name} ${i.pctOfBusy}%`).join(', ')}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+function b1Section(r: B1Result, beforeAfter?: B1Result): string {
+  const out: string[] = [];
+  out.push('## B1 — request/reply throughput', '');
+  out.push(`Machine: ${machineLine(r.machine)}. Took ${fmt(r.durationMs / 1000)} s.`, '');
+  out.push('**Method.** Server and client in separate processes (`bench/b1/echo-server.ts`, `bench/b1/echo-client.ts`). '
+    + '*ours*: `HeartbeatModule.forRoot({ server })` + `createMicroservice({ inject: [HeartbeatServer], useFactory })` and a '
+    + '`HeartbeatClient` from `clients: [{ name, port }]`; *stock*: `Transport.TCP` (`ServerTCP` + `JsonSocket`) and `new ClientTCP()`. '
+    + `Same controller: \`@MessagePattern('echo')\` returns its ${r.config.payloadBytes}-byte JSON payload; \`@EventPattern('event')\` counts. `
+    + `Closed loop with 1, 16, 128 requests in flight (\`firstValueFrom(client.send(...))\`), or events emitted as fast as the socket drains `
+    + '(rate = events counted by the server / time until a final request returns). All four processes run throughout; '
+    + `${r.config.rounds} rounds, each measuring every mode for each implementation back to back (order alternates per round), `
+    + `${r.config.warmupMs} ms warm-up + ${r.config.durationMs} ms measured. Figures: median (min–max) over rounds; the ratio is the `
+    + 'median of the per-round ours/stock ratios (paired, so both sides of a ratio saw the same noise). CPU µs/req: server process '
+    + 'CPU time (user+sys) per request served, client CPU per request completed — less sensitive to noise than req/s.', '');
+  const rowsFor = (res: B1Result, impls: string[]) => {
+    const lines = ['| mode | impl | req/s | ratio vs stock | p50 ms | p99 ms | server CPU µs/req | client CPU µs/req |', '|---|---|---:|---:|---:|---:|---:|---:|'];
+    for (const mode of res.config.modes) {
+      for (const impl of impls) {
+        const s = res.summary.find((x: B1Summary) => x.mode === mode && x.impl === impl);
+        if (!s) continue;
+        const lat = mode === 'events';
+        lines.push(`| ${mode === 'events' ? 'events' : `${mode.slice(1)} in flight`} | ${impl} | ${range(s.rps)} | ${s.ratioToStock ? range(s.ratioToStock, 2) : ''} `
+          + `| ${lat ? '–' : fmt(s.p50.median, 3)} | ${lat ? '–' : fmt(s.p99.median, 2)} | ${fmt(s.serverCpuUsPerReq.median, 1)} | ${fmt(s.clientCpuUsPerReq.median, 1)} |`);
+      }
+    }
+    return lines.join('\n');
+  };
+  out.push(rowsFor(r, ['ours', 'stock', 'ours+route-memo']), '');
+  if (r.config.impls.includes('ours+route-memo')) {
+    out.push('*ours+route-memo* is a what-if, not the library: ours with the change proposed for `HeartbeatServer` (memoise '
+      + '`getRouteFromPattern`, see below) applied at run time by the bench server; `src/` is unchanged.', '');
+  }
+  const ratios = r.summary.filter((s) => s.impl === 'ours').map((s) => ({ mode: s.mode, ratio: s.ratioToStock!.median }));
+  const rrRatios = ratios.filter((x) => x.mode !== 'events');
+  const minRatio = Math.min(...rrRatios.map((x) => x.ratio));
+  out.push(`**Targets.** ratio ≥ 1.0 at every concurrency: ${yes(minRatio >= 1)} (lowest median ratio ${fmt(minRatio, 2)}, `
+    + `${rrRatios.map((x) => `${x.mode} ${fmt(x.ratio, 2)}`).join(', ')}; events ${fmt(ratios.find((x) => x.mode === 'events')?.ratio, 2)}). `
+    + `Goal ≥ 1.3: ${yes(minRatio >= 1.3)}${minRatio < 1.3 ? ` (reached at ${rrRatios.filter((x) => x.ratio >= 1.3).map((x) => x.mode).join(', ') || 'no concurrency'})` : ''}.`, '');
+  if (beforeAfter) {
+    out.push('### Before / after the `src/protocol` changes', '');
+    out.push(`Same method, one run with three implementations alternated: *baseline* = the library before the change (${beforeAfter.config.rounds} rounds, `
+      + `${beforeAfter.config.durationMs} ms each; ${machineLine(beforeAfter.machine)}).`, '');
+    out.push(rowsFor(beforeAfter, ['baseline', 'ours', 'stock']), '');
+  }
+  if (r.profiles) {
+    out.push('### Profiles (`--cpu-prof`, 128 in flight)', '');
+    out.push(profileTable(r.profiles, ['stock-server', 'stock-client', 'ours-server', 'ours-client']));
+  }
+  out.push(analysis('b1'));
+  return out.join('\n');
+}
+
+function b2WhatIf(w: B2Result): string {
+  const out: string[] = [];
+  out.push('### What-if: the `PeerLink#onTick` change proposed below', '');
+  out.push(`A separate run (\`bench/b2-heartbeat-scale.ts --what-if\`): ours against *ours+tick-skip*, ours with the proposed early return in `
+    + '`onTick` applied at run time by the bench server (`BENCH_TICK_SKIP=1`; `src/` unchanged), '
+    + `${w.config.reps} repetitions alternated, same method (${machineLine(w.machine)}).`, '');
+  out.push('| N (peers) | impl | CPU % of one core | per-second CPU % (min–max) | heap / peer (KiB) | false lost |', '|---:|---|---:|---:|---:|---:|');
+  for (const s of w.summary) {
+    out.push(`| ${fmt(s.peers)} | ${s.impl} | ${range(s.cpuPct, 1)} | ${fmt(s.perSecondPct.min, 1)}–${fmt(s.perSecondPct.max, 1)} | ${range(s.heapPerPeerBytes, 2, 1 / 1024)} | ${s.falseLost} |`);
+  }
+  out.push('');
+  return out.join('\n');
+}
+
+function b2Section(r: B2Result, whatIf?: B2Result): string {
+  const out: string[] = [];
+  out.push('## B2 — heartbeat cost at scale', '');
+  out.push(`Machine: ${machineLine(r.machine)}. Took ${fmt(r.durationMs / 1000)} s.`, '');
+  const maxPeers = Math.min(...r.runs.map((x) => x.maxPeers));
+  out.push(`**Method.** One server process per implementation and repetition (${r.config.reps} repetitions; order ours, ws, raw, then reversed), `
+    + 'run with `--expose-gc` and its fd limit raised as far as allowed. Idle peers are added in steps '
+    + `(${r.config.steps.map((x) => fmt(x)).join(', ')}) from two client processes (half each), from distinct loopback source addresses `
+    + `(127.x.y.z). *ours*: \`HeartbeatServer\` microservice at intervalMs ${r.config.intervalMs}; its peers are a lean client speaking the protocol `
+    + '(hello; pong to every ping echoing seq and t; ping when nothing was sent for an interval — `bench/b2/lean-clients.ts`). '
+    + `*ws*: \`ws\` WebSocketServer with the README heartbeat (one \`setInterval\` every ${r.config.intervalMs} ms pings every client and terminates one that `
+    + 'did not pong since the previous round), `ws` clients answering pings automatically. *raw*: the floor for this protocol in Node — a bare '
+    + '`net` server (no Nest, no RxJS) answering hello/ping and pinging idle sockets from one shared timer, same lean clients as ours. '
+    + `At each step, after all peers are connected and ${r.config.settleMs} ms of settling, the server measures itself over ${r.config.windowMs / 1000} s: `
+    + 'CPU % of one core from `process.cpuUsage()` deltas (user + system; also per second), then memory after two `gc()` calls; heap and RSS per '
+    + 'peer are (value at N − value before any peer) / N, which includes the fixed cost of the first connections (JIT code, the detector) spread '
+    + 'over N; *marginal* heap per peer is (heap at this step − heap at the previous step) / peers added. Timers: `Timeout` + `Immediate` entries of `process.getActiveResourcesInfo()` '
+    + '(which lists ref\'ed timers only). False losses: `lost` presence events (ours) or terminations (ws, raw) before teardown — every peer '
+    + 'is healthy throughout. Only the server process is measured; on loopback its system time also includes the kernel\'s delivery of '
+    + 'each write to the peer socket.', '');
+  if (maxPeers < Math.max(...r.config.steps)) {
+    out.push(`**N = 20,000 could not be reached exactly:** the fd hard limit of this machine is ${r.runs[0]?.fdLimit} and the process lacks `
+      + `CAP_SYS_RESOURCE to raise it, so the largest step is ${fmt(maxPeers)} peers (the server needs a few fds of its own).`, '');
+  }
+  out.push('| N (peers) | impl | CPU % of one core | user / system % | per-second CPU % (min–max) | heap / peer (KiB) | marginal heap / peer (KiB) | RSS / peer (KiB) | timers (before → at N) | false lost | suspect |');
+  out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const requested of r.config.steps) {
+    for (const impl of ['ours', 'ws', 'raw'] as const) {
+      const s = r.summary.find((x) => x.impl === impl && x.requested === requested);
+      if (!s) continue;
+      out.push(`| ${fmt(s.peers)} | ${impl} | ${range(s.cpuPct, 1)} | ${fmt(s.userPct?.median, 1)} / ${fmt(s.systemPct?.median, 1)} | ${fmt(s.perSecondPct.min, 1)}–${fmt(s.perSecondPct.max, 1)} | `
+        + `${range(s.heapPerPeerBytes, 2, 1 / 1024)} | ${s.marginalHeapPerPeerBytes ? range(s.marginalHeapPerPeerBytes, 2, 1 / 1024) : '–'} | ${range(s.rssPerPeerBytes, 2, 1 / 1024)} | ${s.baselineTimers} → ${fmt(s.timers.max)} | ${s.falseLost} | ${s.suspect} |`);
+    }
+  }
+  out.push('');
+  const top = r.summary.filter((s) => s.impl === 'ours' && s.requested === Math.max(...r.config.steps))[0];
+  if (top) {
+    const timersFlat = r.summary.filter((s) => s.impl === 'ours').every((s) => s.timers.max <= s.baselineTimers + 1);
+    out.push(`**Targets at ${fmt(top.peers)} peers (ours).** CPU ≤ 15 % of one core: ${yes(top.cpuPct.median <= 15)} (median ${fmt(top.cpuPct.median, 1)} %`
+      + `${top.cpuPct.median > 15 ? `, ${fmt(top.cpuPct.median / 15, 1)}× the target` : ''}). Heap ≤ 4 KB per peer, read as 4 KiB = 4,096 B: ${yes(top.heapPerPeerBytes.median <= 4096)} `
+      + `(median ${fmt(top.heapPerPeerBytes.median)} B${top.heapPerPeerBytes.median > 4096 ? `, +${fmt((top.heapPerPeerBytes.median / 4096 - 1) * 100)} %` : ''}`
+      + `${top.heapPerPeerBytes.median > 4000 ? '; above 4,000 B if KB means 1,000 B' : ''}`
+      + `${top.marginalHeapPerPeerBytes?.n ? `; marginal ${fmt(top.marginalHeapPerPeerBytes.median)} B` : ''}). `
+      + `Zero false losses: ${yes(r.summary.filter((s) => s.impl === 'ours').every((s) => s.falseLost === 0))}. `
+      + `Timers not growing with N: ${yes(timersFlat)}.`, '');
+  }
+  const profiled = r.runs.filter((x) => x.profile);
+  if (profiled.length) {
+    out.push(`### Profiles of the ${r.config.windowMs / 1000} s window at the largest N (V8 sampling profiler via \`node:inspector\`)`, '');
+    const p: Record<string, ProfileSummary> = {};
+    for (const run of profiled) p[`${run.impl}-server`] = run.profile!;
+    out.push(profileTable(p, ['ours-server', 'ws-server'], 8, 10, ''));
+  }
+  if (whatIf) out.push(b2WhatIf(whatIf));
+  out.push(analysis('b2'));
+  return out.join('\n');
+}
+
+function b3Section(r: B3Result): string {
+  const out: string[] = [];
+  out.push('## B3 — detection latency', '');
+  out.push(`Machine: ${machineLine(r.machine)}. Took ${fmt(r.durationMs / 1000)} s.`, '');
+  out.push('**Method.** The observer is a `HeartbeatServer` microservice inside the benchmark process; each peer is a real Nest app '
+    + '(`test/fixtures/peer-app.ts` via `test/support/peer-process.ts`) whose `HeartbeatClient` connects to it. Per setting, '
+    + `${r.config.trials} peers per fault type are faulted in parallel, each at a random offset within max(interval, 2 s): faults land at every phase of the `
+    + 'heartbeat cycle, and the teardown of 20 Node processes does not all hit the 2 cores in the same instant. Latency = instant of the presence event on the observer (`PresenceService.events$`) − instant just before the fault '
+    + '(`kill(2)` / `ip link set down`), both `performance.now()` of the same process. SIGSTOP: hung process (then SIGCONT; the same peers rejoin '
+    + 'and are then stopped gracefully); graceful: SIGTERM (the app closes, saying goodbye); SIGKILL: crash, the kernel closes the socket; '
+    + 'cable: each peer in its own network namespace behind a veth pair, the namespace end set down (no FIN, no RST; `test/support/netns.ts`). '
+    + 'Bounds: SIGSTOP/cable `missedBeats × interval + interval`, SIGKILL ≤ 200 ms, graceful ≤ 100 ms. '
+    + '"met" = every trial detected, with the expected event, within the bound.', '');
+  out.push('| setting | fault | event | detected | median ms | p90 ms | max ms | min ms | bound ms | met | reasons | observer loop delay p99 / max ms |');
+  out.push('|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|');
+  for (const row of r.rows) {
+    if (row.skipped) {
+      out.push(`| ${row.setting} (${row.intervalMs} ms × ${row.missedBeats}) | ${row.fault} | ${row.expected} | skipped | | | | | ${row.boundMs} | – | ${row.skipped} | |`);
+      continue;
+    }
+    out.push(`| ${row.setting} (${row.intervalMs} ms × ${row.missedBeats}) | ${row.fault} | ${row.expected} | ${row.detected}/${row.trials} | ${fmt(row.latency.median, 1)} | `
+      + `${fmt(row.p90, 1)} | ${fmt(row.latency.max, 1)} | ${fmt(row.latency.min, 1)} | ${row.boundMs} | ${row.met ? 'yes' : '**no**'} | `
+      + `${Object.entries(row.reasons).map(([k, v]) => `${k} ×${v}`).join(', ')} | ${fmt(row.observerLoopDelay?.p99, 1)} / ${fmt(row.observerLoopDelay?.max, 1)} |`);
+  }
+  out.push('');
+  const all = r.rows.filter((x) => !x.skipped);
+  out.push(`**Targets.** Every bound: ${yes(all.every((x) => x.met))}${all.some((x) => !x.met) ? ` (missed: ${all.filter((x) => !x.met).map((x) => `${x.setting} ${x.fault}`).join(', ')})` : ''}.`
+    + (r.notes.length ? ` Notes: ${r.notes.join('; ')}.` : ''), '');
+  out.push(analysis('b3'));
+  return out.join('\n');
+}
+
+export function renderResults(): string {
+  const b1 = readResult<B1Result>('b1');
+  const b1ba = readResult<B1Result>('b1-before-after');
+  const b2 = readResult<B2Result>('b2');
+  const b3 = readResult<B3Result>('b3');
+  const run = readResult<{ startedAt: string; durationMs: number; machine: MachineInfo; parts: Record<string, number> }>('run');
+  const out: string[] = [];
+  out.push('# nest-heartbeat — benchmark results', '');
+  out.push('Generated by `npm run bench` (bench/run.ts); each benchmark also runs alone: `node --import tsx bench/b1-throughput.ts`, '
+    + '`bench/b2-heartbeat-scale.ts`, `bench/b3-detection.ts`. Raw data: `bench/results/*.json`. Everything runs on this machine over '
+    + 'loopback (B3\'s cable pull over veth pairs into network namespaces).', '');
+  if (run) {
+    out.push(`Last full run: ${run.startedAt}, ${fmt(run.durationMs / 1000)} s in total (${Object.entries(run.parts).map(([k, v]) => `${k} ${fmt(v / 1000)} s`).join(', ')}).  `);
+    out.push(`Machine: ${machineLine(run.machine)}.`, '');
+  }
+  out.push('The machine is shared and noisy (other jobs run on the same 2 cores): absolute figures move a lot from run to run, so only figures '
+    + 'taken in the same run are compared, implementations are alternated, and medians are given with min–max.', '');
+  out.push(analysis('summary'));
+  if (b1) out.push(b1Section(b1, b1ba));
+  if (b2) out.push(b2Section(b2, readResult<B2Result>('b2-what-if')));
+  if (b3) out.push(b3Section(b3));
+  const text = `${out.join('\n').replace(/\n{3,}/g, '\n\n')}\n`;
+  writeFileSync(join(BENCH_DIR, 'RESULTS.md'), text);
+  return text;
+}
