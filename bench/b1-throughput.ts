@@ -1,7 +1,7 @@
 /**
  * B1 — request/reply throughput: HeartbeatServer + HeartbeatClient against stock ServerTCP + ClientTCP.
  *
- *   node --import tsx bench/b1-throughput.ts [--rounds=7] [--quick] [--no-profile] [--no-what-if] [--baseline=<dir> --out=b1-before-after]
+ *   node --import tsx bench/b1-throughput.ts [--rounds=7] [--quick] [--no-profile] [--baseline=<dir> --out=b1-before-after]
  *
  * Server and client run in separate processes (bench/b1/echo-server.ts, bench/b1/echo-client.ts),
  * one pair per implementation, all started up front and kept running; measurements alternate
@@ -14,10 +14,6 @@
  * `--baseline=<dir>`: also measure the library of another checkout (e.g. `git worktree add
  * /tmp/nh-base <commit>`, with node_modules linked) as a third implementation `baseline`; the
  * b1 scripts are copied into it and run there.
- *
- * Unless --no-what-if, a third implementation `ours+route-memo` is measured: ours with the change
- * proposed for HeartbeatServer#getRouteFromPattern applied at run time by the bench server
- * (bench/b1/echo-server.ts, BENCH_ROUTE_MEMO=1); src/ is not modified.
  *
  * Unless --no-profile, a short profiling pass (--cpu-prof) follows at 128 in flight, for both
  * implementations, server and client, summarised by area and by function.
@@ -32,9 +28,14 @@ import { Child } from './lib/proc.js';
 import { renderResults } from './lib/report.js';
 import { PAYLOAD } from './b1/payload.js';
 
-export type B1Impl = 'ours' | 'stock' | 'baseline' | 'ours+route-memo';
+export type B1Impl = 'ours' | 'stock' | 'baseline';
 export type B1Mode = 'c1' | 'c16' | 'c128' | 'events';
 const MODES: B1Mode[] = ['c1', 'c16', 'c128', 'events'];
+/**
+ * 1 in flight is wake-up bound: its req/s flips between two levels on this VM depending on whether the
+ * cores were idle, so it gets three alternated pairs per round instead of one.
+ */
+const REPEATS: Record<B1Mode, number> = { c1: 3, c16: 1, c128: 1, events: 1 };
 
 interface Variant {
   impl: B1Impl;
@@ -42,11 +43,12 @@ interface Variant {
   root: string;
   /** Which transport the scripts build. */
   kind: 'ours' | 'stock';
-  env?: Record<string, string>;
 }
 
 export interface B1Sample {
   round: number;
+  /** Repetition of this mode within the round (1 in flight is measured several times per round). */
+  rep?: number;
   impl: B1Impl;
   mode: B1Mode;
   rps: number;
@@ -65,14 +67,16 @@ export interface B1Summary {
   p99: Summary;
   serverCpuUsPerReq: Summary;
   clientCpuUsPerReq: Summary;
-  /** ours / stock per round (paired), then summarised. */
+  /** ours / stock per round and repetition (paired), then summarised. */
   ratioToStock?: Summary;
 }
 
 export interface B1Result {
   benchmark: 'b1';
   machine: ReturnType<typeof machineInfo>;
-  config: { rounds: number; warmupMs: number; durationMs: number; payloadBytes: number; modes: B1Mode[]; impls: B1Impl[] };
+  config: {
+    rounds: number; repeats?: Record<B1Mode, number>; warmupMs: number; durationMs: number; payloadBytes: number; modes: B1Mode[]; impls: B1Impl[];
+  };
   samples: B1Sample[];
   summary: B1Summary[];
   profiles?: Record<string, ProfileSummary>;
@@ -90,7 +94,7 @@ async function startPair(v: Variant, execArgv: string[] = [], profileDir?: strin
     mkdirSync(join(profileDir, `${v.impl}-${what}`), { recursive: true });
     return ['--cpu-prof', '--cpu-prof-dir', join(profileDir, `${v.impl}-${what}`)];
   };
-  const server = new Child(serverScript, [v.kind], { cwd: v.root, env: v.env, execArgv: [...execArgv, ...prof('server')], label: `b1-${v.impl}-server` });
+  const server = new Child(serverScript, [v.kind], { cwd: v.root, execArgv: [...execArgv, ...prof('server')], label: `b1-${v.impl}-server` });
   const ready = await server.ready();
   const client = new Child(clientScript, [v.kind, String(ready.port)], { cwd: v.root, execArgv: [...execArgv, ...prof('client')], label: `b1-${v.impl}-client` });
   await client.ready();
@@ -129,7 +133,7 @@ function prepareBaseline(dir: string): string {
 }
 
 export async function runB1(options: {
-  rounds?: number; quick?: boolean; profile?: boolean; baseline?: string; out?: string; whatIf?: boolean;
+  rounds?: number; quick?: boolean; profile?: boolean; baseline?: string; out?: string;
 } = {}): Promise<B1Result> {
   const started = Date.now();
   const quick = options.quick ?? false;
@@ -141,7 +145,6 @@ export async function runB1(options: {
     { impl: 'stock', root: REPO_DIR, kind: 'stock' },
   ];
   if (options.baseline) variants.push({ impl: 'baseline', root: prepareBaseline(options.baseline), kind: 'ours' });
-  if (options.whatIf) variants.push({ impl: 'ours+route-memo', root: REPO_DIR, kind: 'ours', env: { BENCH_ROUTE_MEMO: '1' } });
   const machine = machineInfo();
   const pairs = new Map<B1Impl, { server: Child; client: Child }>();
   const samples: B1Sample[] = [];
@@ -151,10 +154,12 @@ export async function runB1(options: {
     for (const mode of MODES) for (const v of variants) await measureOnce(pairs.get(v.impl)!, mode, 200, 500);
     for (let round = 0; round < rounds; round++) {
       for (const mode of MODES) {
-        const order = round % 2 === 0 ? variants : [...variants].reverse();
-        for (const v of order) {
-          const m = await measureOnce(pairs.get(v.impl)!, mode, warmupMs, durationMs);
-          samples.push({ round, impl: v.impl, mode, ...m });
+        for (let rep = 0; rep < REPEATS[mode]; rep++) {
+          const order = (round + rep) % 2 === 0 ? variants : [...variants].reverse();
+          for (const v of order) {
+            const m = await measureOnce(pairs.get(v.impl)!, mode, warmupMs, durationMs);
+            samples.push({ round, rep, impl: v.impl, mode, ...m });
+          }
         }
       }
       const line = MODES.map((mode) => {
@@ -185,7 +190,7 @@ export async function runB1(options: {
       };
       if (v.impl !== 'stock') {
         row.ratioToStock = summarize(mine.map((s) => {
-          const st = samples.find((x) => x.impl === 'stock' && x.mode === mode && x.round === s.round);
+          const st = samples.find((x) => x.impl === 'stock' && x.mode === mode && x.round === s.round && x.rep === s.rep);
           return st ? s.rps / st.rps : NaN;
         }));
       }
@@ -194,11 +199,11 @@ export async function runB1(options: {
   }
 
   let profiles: Record<string, ProfileSummary> | undefined;
-  if (options.profile !== false) profiles = await profilePass(variants.filter((v) => v.impl === 'ours' || v.impl === 'stock'), quick);
+  if (options.profile !== false) profiles = await profilePass(variants.filter((v) => v.impl !== 'baseline'), quick);
 
   const result: B1Result = {
     benchmark: 'b1', machine,
-    config: { rounds, warmupMs, durationMs, payloadBytes: JSON.stringify(PAYLOAD).length, modes: MODES, impls: variants.map((v) => v.impl) },
+    config: { rounds, repeats: REPEATS, warmupMs, durationMs, payloadBytes: JSON.stringify(PAYLOAD).length, modes: MODES, impls: variants.map((v) => v.impl) },
     samples, summary, profiles, durationMs: Date.now() - started,
   };
   writeResult(options.out ?? 'b1', result);
@@ -230,7 +235,7 @@ async function profilePass(variants: Variant[], quick: boolean): Promise<Record<
 
 if (isMain(import.meta.url)) {
   const rounds = argValue('rounds') ? Number(argValue('rounds')) : undefined;
-  const r = await runB1({ rounds, quick: hasFlag('--quick'), profile: !hasFlag('--no-profile'), baseline: argValue('baseline'), out: argValue('out'), whatIf: !hasFlag('--no-what-if') });
+  const r = await runB1({ rounds, quick: hasFlag('--quick'), profile: !hasFlag('--no-profile'), baseline: argValue('baseline'), out: argValue('out') });
   renderResults();
   log(`b1 done in ${(r.durationMs / 1000).toFixed(0)} s`);
   process.exit(0);

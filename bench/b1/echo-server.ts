@@ -51,26 +51,6 @@ function freePort(): Promise<number> {
   });
 }
 
-/**
- * What-if (BENCH_ROUTE_MEMO=1, ours only): the change proposed for HeartbeatServer, applied here at
- * run time without touching src/. Nest's Server#getRouteFromPattern runs JSON.parse on every incoming
- * pattern inside try/catch, so a plain string pattern ('echo') throws and catches a SyntaxError per
- * message; the proposal memoises the route per pattern string (bounded).
- */
-if (impl === 'ours' && process.env.BENCH_ROUTE_MEMO === '1') {
-  const proto = HeartbeatServer.prototype as unknown as { getRouteFromPattern(p: string): string };
-  const parse = proto.getRouteFromPattern;
-  const routes = new Map<string, string>();
-  proto.getRouteFromPattern = function (this: unknown, pattern: string): string {
-    let route = routes.get(pattern);
-    if (route === undefined) {
-      route = parse.call(this, pattern);
-      if (routes.size < 1000) routes.set(pattern, route);
-    }
-    return route;
-  };
-}
-
 const logger = ['error', 'warn'] as ('error' | 'warn')[];
 let port: number;
 let close: () => Promise<void>;

@@ -49,9 +49,10 @@ function b1Section(r: B1Result, beforeAfter?: B1Result): string {
     + `Same controller: \`@MessagePattern('echo')\` returns its ${r.config.payloadBytes}-byte JSON payload; \`@EventPattern('event')\` counts. `
     + `Closed loop with 1, 16, 128 requests in flight (\`firstValueFrom(client.send(...))\`), or events emitted as fast as the socket drains `
     + '(rate = events counted by the server / time until a final request returns). All four processes run throughout; '
-    + `${r.config.rounds} rounds, each measuring every mode for each implementation back to back (order alternates per round), `
+    + `${r.config.rounds} rounds, each measuring every mode for each implementation back to back (order alternates per round; `
+    + `1 in flight, which is wake-up bound and flips between two speed levels on this VM, is measured ${r.config.repeats?.c1 ?? 1}× per round), `
     + `${r.config.warmupMs} ms warm-up + ${r.config.durationMs} ms measured. Figures: median (min–max) over rounds; the ratio is the `
-    + 'median of the per-round ours/stock ratios (paired, so both sides of a ratio saw the same noise). CPU µs/req: server process '
+    + 'median of the per-pair ours/stock ratios (each pair measured back to back, so both sides saw the same noise). CPU µs/req: server process '
     + 'CPU time (user+sys) per request served, client CPU per request completed — less sensitive to noise than req/s.', '');
   const rowsFor = (res: B1Result, impls: string[]) => {
     const lines = ['| mode | impl | req/s | ratio vs stock | p50 ms | p99 ms | server CPU µs/req | client CPU µs/req |', '|---|---|---:|---:|---:|---:|---:|---:|'];
@@ -66,11 +67,7 @@ function b1Section(r: B1Result, beforeAfter?: B1Result): string {
     }
     return lines.join('\n');
   };
-  out.push(rowsFor(r, ['ours', 'stock', 'ours+route-memo']), '');
-  if (r.config.impls.includes('ours+route-memo')) {
-    out.push('*ours+route-memo* is a what-if, not the library: ours with the change proposed for `HeartbeatServer` (memoise '
-      + '`getRouteFromPattern`, see below) applied at run time by the bench server; `src/` is unchanged.', '');
-  }
+  out.push(rowsFor(r, ['ours', 'stock']), '');
   const ratios = r.summary.filter((s) => s.impl === 'ours').map((s) => ({ mode: s.mode, ratio: s.ratioToStock!.median }));
   const rrRatios = ratios.filter((x) => x.mode !== 'events');
   const minRatio = Math.min(...rrRatios.map((x) => x.ratio));
@@ -80,7 +77,9 @@ function b1Section(r: B1Result, beforeAfter?: B1Result): string {
   if (beforeAfter) {
     out.push('### Before / after the `src/protocol` changes', '');
     out.push(`Same method, one run with three implementations alternated: *baseline* = the library before the change (${beforeAfter.config.rounds} rounds, `
-      + `${beforeAfter.config.durationMs} ms each; ${machineLine(beforeAfter.machine)}).`, '');
+      + `${beforeAfter.config.durationMs} ms each; ${machineLine(beforeAfter.machine)}). Reproduce with `
+      + '`git worktree add /tmp/nh-base <commit>`, `ln -s $PWD/node_modules /tmp/nh-base/` and '
+      + '`node --import tsx bench/b1-throughput.ts --baseline=/tmp/nh-base --out=b1-before-after --no-profile`.', '');
     out.push(rowsFor(beforeAfter, ['baseline', 'ours', 'stock']), '');
   }
   if (r.profiles) {
