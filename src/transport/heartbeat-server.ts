@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { ServerTCP, type TcpSocket } from '@nestjs/microservices';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { HeartbeatDetector } from '../detector/heartbeat-detector.js';
-import { GOODBYE_GRACE_MS } from '../heartbeat.constants.js';
+import { DEFAULT_HOST, DEFAULT_PORT, GOODBYE_GRACE_MS } from '../heartbeat.constants.js';
 import * as messages from '../heartbeat.messages.js';
 import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../heartbeat-options.js';
 import { bindLink, remoteAddress } from '../link/bind-link.js';
@@ -28,7 +28,7 @@ export class HeartbeatServer extends ServerTCP {
   private readonly serverOptions: ResolvedServerOptions;
 
   constructor(private readonly config: ResolvedHeartbeatOptions, detector: HeartbeatDetector, host: LinkHost) {
-    const server = config.server ?? { host: '127.0.0.1', port: 3000, maxFrameBytes: config.maxFrameBytes, handshakeTimeoutMs: config.handshakeTimeoutMs };
+    const server = config.server ?? { host: DEFAULT_HOST, port: DEFAULT_PORT, maxFrameBytes: config.maxFrameBytes, handshakeTimeoutMs: config.handshakeTimeoutMs };
     // A TLS connection reaches getSocketInstance (and its handshake deadline) only once TLS is
     // established: bound the TLS handshake itself by handshakeTimeoutMs too (Node's default: 120 s).
     const tlsOptions = server.tlsOptions && { handshakeTimeout: server.handshakeTimeoutMs, ...server.tlsOptions };
