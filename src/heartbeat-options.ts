@@ -1,33 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { ConnectionOptions, TlsOptions } from 'node:tls';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST, DEFAULT_INTERVAL_MS, DEFAULT_KEEPALIVE_IDLE_MS,
   DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_PROBES, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MISSED_BEATS,
   DEFAULT_PORT, DEFAULT_RECONNECT, DEFAULT_SUSPECT_AFTER_BEATS,
 } from './heartbeat.constants.js';
 import { invalidOption } from './heartbeat.messages.js';
-import type { HeartbeatModuleOptions } from './interfaces/heartbeat-options.interface.js';
+import type {
+  HeartbeatModuleOptions, ResolvedClientOptions, ResolvedHeartbeatOptions, ResolvedServerOptions,
+} from './interfaces/heartbeat-options.interface.js';
 
-/** Options with every default filled in; what the rest of the library reads. */
-export interface ResolvedHeartbeatOptions {
-  nodeId: string;
-  metadata: Record<string, string>;
-  heartbeat: { intervalMs: number; missedBeats: number; suspectAfterBeats: number };
-  keepAlive: { enabled: boolean; idleMs: number; intervalMs: number; probes: number; userTimeoutMs: number; noDelay: boolean };
-  server?: ResolvedServerOptions;
-  clients: ResolvedClientOptions[];
-  /** Used by both sides: a link that has not handshaken within this is closed. */
-  handshakeTimeoutMs: number;
-  maxFrameBytes: number;
-}
-export interface ResolvedServerOptions {
-  host: string; port: number; tlsOptions?: TlsOptions; authToken?: string; maxFrameBytes: number; handshakeTimeoutMs: number;
-}
-export interface ResolvedClientOptions {
-  name: string | symbol; host: string; port: number; tlsOptions?: ConnectionOptions; authToken?: string;
-  reconnect: { initialDelayMs: number; maxDelayMs: number; factor: number; jitter: number };
-}
+export type { ResolvedClientOptions, ResolvedHeartbeatOptions, ResolvedServerOptions };
 
 class OptionsCheck {
   num(path: string, value: unknown, fallback: number, rule: (n: number) => boolean, text: string): number {
@@ -91,7 +74,6 @@ export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): R
     port: c.port('server.port', s.port, DEFAULT_PORT),
     tlsOptions: s.tlsOptions,
     authToken: s.authToken === undefined ? undefined : c.str('server.authToken', s.authToken, ''),
-    maxFrameBytes, handshakeTimeoutMs,
   };
 
   if (options.clients !== undefined && !Array.isArray(options.clients)) {
@@ -128,6 +110,7 @@ export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): R
     metadata: c.record('metadata', options.metadata),
     heartbeat: { intervalMs, missedBeats, suspectAfterBeats },
     keepAlive: { enabled, idleMs, intervalMs: kaIntervalMs, probes, userTimeoutMs, noDelay },
-    server, clients, handshakeTimeoutMs, maxFrameBytes,
+    limits: { maxFrameBytes, handshakeTimeoutMs },
+    server, clients,
   };
 }

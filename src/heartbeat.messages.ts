@@ -15,6 +15,12 @@ export const tlsHandshakeFailed = (code: string) => `TLS handshake failed or tim
 export const pingFlood = (max: number) => `ping flood (over ${max} pings in one second)`;
 export const slowReader = (bytes: number) => `peer does not read: ${bytes} bytes queued for it`;
 
+export const frameTooLarge = (length: number, max: number) => `frame of ${length} exceeds maxFrameBytes ${max}`;
+export const badLengthPrefix = (prefix: string) => `bad length prefix ${JSON.stringify(prefix)}`;
+export const invalidJson = (detail: string) => `invalid JSON (${detail})`;
+export const frameNotObject = () => 'frame is not a JSON object';
+export const malformedHello = () => 'malformed hello';
+
 export const handlerFailed = (owner: string, method: string, type: string) =>
   `@OnPeer handler ${owner}.${method} failed on "${type}"`;
 export const nonStaticHandler = (owner: string, method: string) =>

@@ -57,7 +57,7 @@ function withTransports(base: DynamicModule, server: boolean, clientNames: Array
       provide: HeartbeatServer,
       inject: [HEARTBEAT_RESOLVED_OPTIONS, HeartbeatDetector, PresenceService],
       useFactory: (options: ResolvedHeartbeatOptions, detector: HeartbeatDetector, presence: PresenceService) =>
-        options.server ? new HeartbeatServer(options, detector, presence) : null,
+        options.server ? new HeartbeatServer({ ...options, server: options.server }, detector, presence) : null,
     });
   }
   const exported = [...clientNames, ...(server ? [HeartbeatServer] : [])];

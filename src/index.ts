@@ -1,10 +1,9 @@
 export { HeartbeatModule } from './heartbeat.module.js';
 export { HEARTBEAT_MODULE_OPTIONS } from './heartbeat.module-definition.js';
 export type { HeartbeatModuleExtras } from './heartbeat.module-definition.js';
-export { HEARTBEAT_RESOLVED_OPTIONS, HEARTBEAT_SCHEDULER } from './heartbeat.constants.js';
-export type { ResolvedHeartbeatOptions } from './heartbeat-options.js';
+export { HEARTBEAT_RESOLVED_OPTIONS } from './heartbeat.constants.js';
 export type {
-  HeartbeatModuleOptions, KeepAliveOptions, HeartbeatTimingOptions, HeartbeatServerOptions, HeartbeatClientOptions, ReconnectOptions,
+  HeartbeatModuleOptions, ResolvedHeartbeatOptions, KeepAliveOptions, HeartbeatTimingOptions, HeartbeatServerOptions, HeartbeatClientOptions, ReconnectOptions,
 } from './interfaces/heartbeat-options.interface.js';
 export type {
   PeerStatus, PeerInfo, PeerStats, PresenceEvent, PresenceEventType, LossReason, PeerFilter,
@@ -13,7 +12,7 @@ export { PresenceService } from './presence/presence.service.js';
 export { HeartbeatServer } from './transport/heartbeat-server.js';
 export { HeartbeatClient } from './transport/heartbeat-client.js';
 export { PeerLostError } from './errors/peer-lost.error.js';
-export { HandshakeError } from './link/peer-link.js';
+export { HandshakeError } from './errors/handshake.error.js';
 export { OnPresenceEvent } from './decorators/on-presence-event.decorator.js';
 export { OnPeerJoined } from './decorators/on-peer-joined.decorator.js';
 export { OnPeerSuspect } from './decorators/on-peer-suspect.decorator.js';

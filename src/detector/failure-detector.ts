@@ -1,41 +1,63 @@
 /**
- * The failure detector's rule, as pure functions of time (see API.md "Timing").
- * A link is judged on `silence`, the time since its last received frame.
+ * The failure detector, in one place, as pure functions of time (API.md "Timing").
+ *
+ * A link is judged on `silence`, the time since its last received frame, and moves
+ * alive → suspect → lost on silence; any frame (a beat) brings a suspect link back to alive.
+ * The peer's status over several links, and the events (`joined`, `suspect`, `recovered`,
+ * `lost`, `left`) that status changes produce, are in presence/peer-table.ts.
  */
-export interface SilenceThresholds {
+
+/** Thresholds and tick of the detector, derived once from `heartbeat` options. */
+export interface DetectionRule {
   /** Silence above this makes a link suspect: suspectAfterBeats × interval + interval / 2. */
   suspectAfterMs: number;
   /** Silence above this makes it lost: missedBeats × interval + interval / 2. */
   lostAfterMs: number;
   /** A ping is due once nothing was sent for this long. */
   pingAfterMs: number;
+  /** Period of the shared tick that applies the rule; it bounds detection lateness. */
+  tickMs: number;
 }
 
+/** What an open link contributes to its peer: open links are alive or suspect. */
+export type LinkStatus = 'alive' | 'suspect';
 export type SilenceVerdict = 'alive' | 'suspect' | 'lost';
 
-export function silenceThresholds(hb: { intervalMs: number; missedBeats: number; suspectAfterBeats: number }): SilenceThresholds {
+export function detectionRule(hb: { intervalMs: number; missedBeats: number; suspectAfterBeats: number }): DetectionRule {
   // The half-interval grace keeps a healthy idle link from flapping (MQTT uses 1.5×).
   const grace = hb.intervalMs / 2;
   return {
     suspectAfterMs: hb.suspectAfterBeats * hb.intervalMs + grace,
     lostAfterMs: hb.missedBeats * hb.intervalMs + grace,
     pingAfterMs: hb.intervalMs,
+    tickMs: tickPeriod(hb.intervalMs),
   };
 }
 
+/** The shared tick: a tenth of the interval, between 5 and 100 ms. */
+export function tickPeriod(intervalMs: number): number {
+  return Math.min(100, Math.max(5, Math.round(intervalMs / 10)));
+}
+
 /** `stretchMs`: how long this process's own loop was blocked lately; added to both thresholds. */
-export function judgeSilence(silenceMs: number, t: SilenceThresholds, stretchMs: number): SilenceVerdict {
-  if (silenceMs > t.lostAfterMs + stretchMs) return 'lost';
-  if (silenceMs > t.suspectAfterMs + stretchMs) return 'suspect';
+export function judgeSilence(silenceMs: number, rule: DetectionRule, stretchMs: number): SilenceVerdict {
+  if (silenceMs > rule.lostAfterMs + stretchMs) return 'lost';
+  if (silenceMs > rule.suspectAfterMs + stretchMs) return 'suspect';
+  return 'alive';
+}
+
+/** A tick's verdict on a link: alive → suspect → lost. Silence never makes a link alive again; only a beat does. */
+export function afterSilence(status: LinkStatus, verdict: SilenceVerdict): LinkStatus | 'lost' {
+  if (verdict === 'lost') return 'lost';
+  return verdict === 'suspect' ? 'suspect' : status;
+}
+
+/** A frame arrived. Any frame is a beat: a suspect link is alive again (its peer may be `recovered`). */
+export function afterBeat(_status: LinkStatus): LinkStatus {
   return 'alive';
 }
 
 /** Ping when nothing was sent for an interval, less half a tick so the shared tick never makes it late. */
-export function pingDue(now: number, lastSentAt: number, t: SilenceThresholds, tickMs: number): boolean {
-  return now - lastSentAt >= t.pingAfterMs - tickMs / 2;
-}
-
-/** The shared tick: a tenth of the interval, between 5 and 100 ms. It bounds detection lateness. */
-export function tickPeriod(intervalMs: number): number {
-  return Math.min(100, Math.max(5, Math.round(intervalMs / 10)));
+export function pingDue(now: number, lastSentAt: number, rule: DetectionRule): boolean {
+  return now - lastSentAt >= rule.pingAfterMs - rule.tickMs / 2;
 }

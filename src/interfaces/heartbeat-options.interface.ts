@@ -75,3 +75,35 @@ export interface HeartbeatModuleOptions {
   /** Register the module globally. Default `false`. */
   isGlobal?: boolean;
 }
+
+/** Options with every default filled in and validated: what the rest of the library reads. */
+export interface ResolvedHeartbeatOptions {
+  nodeId: string;
+  metadata: Record<string, string>;
+  heartbeat: Required<HeartbeatTimingOptions>;
+  keepAlive: Required<KeepAliveOptions>;
+  /**
+   * Limits of every link of this process, inbound and outbound. Given under `server` (the
+   * contract's place for them) and applied to this process's clients too, so one process has
+   * one frame limit.
+   */
+  limits: { maxFrameBytes: number; handshakeTimeoutMs: number };
+  server?: ResolvedServerOptions;
+  clients: ResolvedClientOptions[];
+}
+
+export interface ResolvedServerOptions {
+  host: string;
+  port: number;
+  tlsOptions?: TlsOptions;
+  authToken?: string;
+}
+
+export interface ResolvedClientOptions {
+  name: string | symbol;
+  host: string;
+  port: number;
+  tlsOptions?: ConnectionOptions;
+  authToken?: string;
+  reconnect: Required<ReconnectOptions>;
+}

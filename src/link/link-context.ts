@@ -13,9 +13,9 @@ export function createLinkContext(
     metadata: options.metadata,
     thresholds: detector.thresholds,
     tickMs: detector.tickMs,
-    handshakeTimeoutMs: options.handshakeTimeoutMs,
+    handshakeTimeoutMs: options.limits.handshakeTimeoutMs,
     // Replies to a peer that stopped reading queue here; past this the peer is cut.
-    maxQueuedBytes: Math.max(64 * 1024 * 1024, 4 * options.maxFrameBytes),
+    maxQueuedBytes: Math.max(64 * 1024 * 1024, 4 * options.limits.maxFrameBytes),
     now: () => detector.now(),
     blockedSince: (t) => detector.blockedSince(t),
     register: (link) => detector.add(link),

@@ -2,6 +2,7 @@ import type { Logger } from '@nestjs/common';
 import { judgeSilence, pingDue, type SilenceThresholds } from '../detector/failure-detector.js';
 import type { LinkStatus } from '../detector/peer-state.js';
 import { smoothRtt } from '../detector/rtt.js';
+import { HandshakeError } from '../errors/handshake.error.js';
 import * as messages from '../heartbeat.messages.js';
 import type { LossReason, PeerStats } from '../interfaces/presence.interface.js';
 import type { FrameListener, LinkTransport } from '../protocol/heartbeat-socket.js';
@@ -42,14 +43,6 @@ export interface LinkAuth {
 }
 
 export type LinkPhase = 'handshaking' | 'open' | 'closed';
-
-/** Raised by an outbound link whose handshake did not complete. */
-export class HandshakeError extends Error {
-  constructor(readonly closeCause: CloseCause, message: string) {
-    super(message);
-    this.name = 'HandshakeError';
-  }
-}
 
 /**
  * One connection's heartbeat session: handshake, ping/pong, silence verdicts, close cause.
@@ -241,7 +234,7 @@ export class PeerLink implements FrameListener {
   private onHello(frame: HelloFrame): void {
     if (this.direction !== 'inbound' || this.phase !== 'handshaking') return this.unexpected('hello');
     if (frame.v !== PROTOCOL_VERSION) return this.refuse('protocol-error', messages.unsupportedProtocol(frame.v));
-    if (!isValidHello(frame)) return this.refuse('protocol-error', 'malformed hello');
+    if (!isValidHello(frame)) return this.refuse('protocol-error', messages.malformedHello());
     if (this.auth.expect !== undefined && !tokenMatches(this.auth.expect, frame.token)) {
       return this.refuse('auth-failed', messages.authRejected(frame.token !== undefined));
     }

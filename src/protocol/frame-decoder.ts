@@ -1,10 +1,5 @@
-/** Why a byte stream was refused; the link closes with `protocol-error`. */
-export class FrameError extends Error {
-  constructor(readonly kind: 'bad-length' | 'too-large' | 'bad-json' | 'not-object', message: string) {
-    super(message);
-    this.name = 'FrameError';
-  }
-}
+import { FrameError } from '../errors/frame.error.js';
+import * as messages from '../heartbeat.messages.js';
 
 /** 4 GiB has 10 digits: a longer prefix is garbage, not a length. */
 const MAX_PREFIX_DIGITS = 10;
@@ -60,7 +55,7 @@ export class FrameDecoder {
         }
         if (i === end) break; // prefix incomplete, digits so far are valid
         if (length > this.maxFrameLength) {
-          throw new FrameError('too-large', `frame of ${length} exceeds maxFrameBytes ${this.maxFrameLength}`);
+          throw new FrameError('too-large', messages.frameTooLarge(length, this.maxFrameLength));
         }
         this.expected = length;
         pos = i + 1;
@@ -78,7 +73,7 @@ export class FrameDecoder {
 
 function badPrefix(buf: string, from: number, to: number): FrameError {
   const prefix = buf.slice(from, Math.min(to, from + 16));
-  return new FrameError('bad-length', `bad length prefix ${JSON.stringify(prefix)}`);
+  return new FrameError('bad-length', messages.badLengthPrefix(prefix));
 }
 
 /** Characters of `<length>#` in front of a body of this length (as encoded, without leading zeros). */
@@ -96,10 +91,10 @@ function parseBody(body: string): Record<string, unknown> {
   try {
     value = JSON.parse(body);
   } catch (e) {
-    throw new FrameError('bad-json', `invalid JSON (${(e as Error).message})`);
+    throw new FrameError('bad-json', messages.invalidJson((e as Error).message));
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new FrameError('not-object', 'frame is not a JSON object');
+    throw new FrameError('not-object', messages.frameNotObject());
   }
   return value as Record<string, unknown>;
 }

@@ -87,7 +87,7 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
   override createSocket(): TcpSocket {
     const framed = super.createSocket() as HeartbeatSocket;
     const link = new PeerLink('outbound', this.target, framed, this.ctx, { present: this.client.authToken });
-    bindLink(framed, link, this.ctx, this.options.maxFrameBytes);
+    bindLink(framed, link, this.ctx, this.options.limits.maxFrameBytes);
     const socket = framed.netSocket;
     socket.on('error', (e: NodeJS.ErrnoException) => (this.lastError = e.code ?? e.message));
     // 'connect' precedes any user write: connect() resolves only after the welcome.

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { ServerTCP, type TcpSocket } from '@nestjs/microservices';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { HeartbeatDetector } from '../detector/heartbeat-detector.js';
-import { DEFAULT_HOST, DEFAULT_PORT, GOODBYE_GRACE_MS } from '../heartbeat.constants.js';
+import { GOODBYE_GRACE_MS } from '../heartbeat.constants.js';
 import * as messages from '../heartbeat.messages.js';
 import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../heartbeat-options.js';
 import { bindLink, remoteAddress } from '../link/bind-link.js';
@@ -25,15 +25,17 @@ export class HeartbeatServer extends ServerTCP {
   /** Route of each pattern string seen (bounded: patterns come from the wire). */
   private readonly routes = new Map<string, string>();
   private readonly ctx: LinkContext;
-  private readonly serverOptions: ResolvedServerOptions;
 
-  constructor(private readonly config: ResolvedHeartbeatOptions, detector: HeartbeatDetector, host: LinkHost) {
-    const server = config.server ?? { host: DEFAULT_HOST, port: DEFAULT_PORT, maxFrameBytes: config.maxFrameBytes, handshakeTimeoutMs: config.handshakeTimeoutMs };
+  constructor(
+    private readonly config: ResolvedHeartbeatOptions & { server: ResolvedServerOptions },
+    detector: HeartbeatDetector,
+    host: LinkHost,
+  ) {
+    const server = config.server;
     // A TLS connection reaches getSocketInstance (and its handshake deadline) only once TLS is
     // established: bound the TLS handshake itself by handshakeTimeoutMs too (Node's default: 120 s).
-    const tlsOptions = server.tlsOptions && { handshakeTimeout: server.handshakeTimeoutMs, ...server.tlsOptions };
+    const tlsOptions = server.tlsOptions && { handshakeTimeout: config.limits.handshakeTimeoutMs, ...server.tlsOptions };
     super({ host: server.host, port: server.port, tlsOptions });
-    this.serverOptions = server;
     this.ctx = createLinkContext(config, detector, host, new Logger(HeartbeatServer.name));
     if (tlsOptions) {
       // Node reports a failed or timed-out TLS handshake here but leaves the socket open.
@@ -91,8 +93,8 @@ export class HeartbeatServer extends ServerTCP {
   protected override getSocketInstance(socket: Socket): TcpSocket {
     applyKeepAlive(socket, this.config.keepAlive);
     const framed = new HeartbeatSocket(socket);
-    const link = new PeerLink('inbound', remoteAddress(socket), framed, this.ctx, { expect: this.serverOptions.authToken });
-    bindLink(framed, link, this.ctx, this.serverOptions.maxFrameBytes);
+    const link = new PeerLink('inbound', remoteAddress(socket), framed, this.ctx, { expect: this.config.server.authToken });
+    bindLink(framed, link, this.ctx, this.config.limits.maxFrameBytes);
     this.sockets.set(link, socket);
     void link.closed.then(() => this.sockets.delete(link));
     return framed;

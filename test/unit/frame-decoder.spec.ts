@@ -1,4 +1,5 @@
-import { FrameDecoder, FrameError } from '../../src/protocol/frame-decoder.js';
+import { FrameError } from '../../src/errors/frame.error.js';
+import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
 import { encodeFrame, isControlFrame, ping } from '../../src/protocol/frames.js';
 
 const collect = (decoder: FrameDecoder, ...chunks: string[]) => {
