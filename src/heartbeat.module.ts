@@ -1,6 +1,6 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { HeartbeatDetector } from './detector/heartbeat-detector.js';
+import { HeartbeatTicker } from './detector/heartbeat-ticker.js';
 import { HEARTBEAT_RESOLVED_OPTIONS } from './heartbeat.constants.js';
 import { invalidOption } from './heartbeat.messages.js';
 import {
@@ -23,7 +23,7 @@ import { HeartbeatServer } from './transport/heartbeat-server.js';
   imports: [DiscoveryModule],
   providers: [
     { provide: HEARTBEAT_RESOLVED_OPTIONS, useFactory: resolveHeartbeatOptions, inject: [HEARTBEAT_MODULE_OPTIONS] },
-    HeartbeatDetector,
+    HeartbeatTicker,
     PresenceService,
     PresenceMetadataAccessor,
     PresenceExplorer,
@@ -45,8 +45,8 @@ export class HeartbeatModule extends HeartbeatConfigurableModule {
 function withTransports(base: DynamicModule, server: boolean, clientNames: Array<string | symbol>): DynamicModule {
   const providers: Provider[] = clientNames.map((name) => ({
     provide: name,
-    inject: [HEARTBEAT_RESOLVED_OPTIONS, HeartbeatDetector, PresenceService],
-    useFactory: (options: ResolvedHeartbeatOptions, detector: HeartbeatDetector, presence: PresenceService) => {
+    inject: [HEARTBEAT_RESOLVED_OPTIONS, HeartbeatTicker, PresenceService],
+    useFactory: (options: ResolvedHeartbeatOptions, detector: HeartbeatTicker, presence: PresenceService) => {
       const client = options.clients.find((c) => c.name === name);
       if (!client) throw new TypeError(invalidOption('clients', `has no entry named ${String(name)}`, options.clients.map((c) => String(c.name))));
       return new HeartbeatClient(client, options, detector, presence);
@@ -55,8 +55,8 @@ function withTransports(base: DynamicModule, server: boolean, clientNames: Array
   if (server) {
     providers.push({
       provide: HeartbeatServer,
-      inject: [HEARTBEAT_RESOLVED_OPTIONS, HeartbeatDetector, PresenceService],
-      useFactory: (options: ResolvedHeartbeatOptions, detector: HeartbeatDetector, presence: PresenceService) =>
+      inject: [HEARTBEAT_RESOLVED_OPTIONS, HeartbeatTicker, PresenceService],
+      useFactory: (options: ResolvedHeartbeatOptions, detector: HeartbeatTicker, presence: PresenceService) =>
         options.server ? new HeartbeatServer({ ...options, server: options.server }, detector, presence) : null,
     });
   }

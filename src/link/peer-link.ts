@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
-import { judgeSilence, pingDue, type SilenceThresholds } from '../detector/failure-detector.js';
-import type { LinkStatus } from '../detector/peer-state.js';
+import {
+  afterBeat, afterSilence, judgeSilence, pingDue, type DetectionRule, type LinkStatus,
+} from '../detector/failure-detector.js';
 import { smoothRtt } from '../detector/rtt.js';
 import { HandshakeError } from '../errors/handshake.error.js';
 import * as messages from '../heartbeat.messages.js';
@@ -21,8 +22,7 @@ const MAX_PINGS_PER_SECOND = 1000;
 export interface LinkContext {
   nodeId: string;
   metadata: Record<string, string>;
-  thresholds: SilenceThresholds;
-  tickMs: number;
+  rule: DetectionRule;
   handshakeTimeoutMs: number;
   /** A peer with more than this queued and unread is cut. */
   maxQueuedBytes: number;
@@ -104,10 +104,7 @@ export class PeerLink implements FrameListener {
     if (this.phase === 'closed' || this.failed) return false;
     const now = this.ctx.now();
     this.lastHeardAt = now;
-    if (this.status === 'suspect' && this.phase === 'open') {
-      this.status = 'alive';
-      this.ctx.host.linkChanged(this);
-    }
+    if (this.phase === 'open') this.setStatus(afterBeat(this.status));
     if (!isControlFrame(frame)) return this.onDataFrame();
     this.stats.controlBytesReceived += length;
     this.onControlFrame(frame, now);
@@ -132,20 +129,23 @@ export class PeerLink implements FrameListener {
       return;
     }
     const silence = now - this.lastHeardAt;
-    const verdict = judgeSilence(silence, this.ctx.thresholds, this.ctx.blockedSince(this.lastHeardAt));
-    if (verdict === 'lost') {
+    const next = afterSilence(this.status, judgeSilence(silence, this.ctx.rule, this.ctx.blockedSince(this.lastHeardAt)));
+    if (next === 'lost') {
       this.fail('heartbeat-timeout', messages.peerSilent(silence));
       return;
     }
-    if (verdict === 'suspect' && this.status === 'alive') {
-      this.status = 'suspect';
-      this.stats.suspectCount++;
-      this.ctx.host.linkChanged(this);
-    }
-    if (pingDue(now, this.transport.lastSentAt, this.ctx.thresholds, this.ctx.tickMs)) {
+    this.setStatus(next);
+    if (pingDue(now, this.transport.lastSentAt, this.ctx.rule)) {
       this.stats.pingsSent++;
       this.send(ping(++this.seq, now, this.rttMs));
     }
+  }
+
+  private setStatus(next: LinkStatus): void {
+    if (next === this.status) return;
+    this.status = next;
+    if (next === 'suspect') this.stats.suspectCount++;
+    this.ctx.host.linkChanged(this);
   }
 
   /** The socket closed; `errorCode` is the socket error that preceded it, if any. */

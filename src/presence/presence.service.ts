@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import {
   auditTime, concat, defer, distinctUntilChanged, EMPTY, filter, map, merge, of, Subject, type Observable,
 } from 'rxjs';
-import { HeartbeatDetector } from '../detector/heartbeat-detector.js';
+import { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import { peerStatus, presenceTransition } from '../detector/peer-state.js';
 import { DEPARTED_RETENTION_MS } from '../heartbeat.constants.js';
 import type {
@@ -55,7 +55,7 @@ export class PresenceService implements LinkHost, OnApplicationShutdown {
   readonly peers$: Observable<PeerInfo[]> = defer(() =>
     merge(of(undefined), this.changes.pipe(auditTime(PEERS_AUDIT_MS)))).pipe(map(() => this.peers()));
 
-  constructor(@Inject(HeartbeatDetector) private readonly detector: HeartbeatDetector) {}
+  constructor(@Inject(HeartbeatTicker) private readonly detector: HeartbeatTicker) {}
 
   peers(): PeerInfo[] {
     this.purge(this.detector.now());

@@ -1,6 +1,6 @@
 import { Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { ClientTCP, type TcpSocket } from '@nestjs/microservices';
-import type { HeartbeatDetector } from '../detector/heartbeat-detector.js';
+import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import { PeerLostError } from '../errors/peer-lost.error.js';
 import * as messages from '../heartbeat.messages.js';
 import type { ResolvedClientOptions, ResolvedHeartbeatOptions } from '../heartbeat-options.js';
@@ -34,7 +34,7 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
   constructor(
     private readonly client: ResolvedClientOptions,
     private readonly options: ResolvedHeartbeatOptions,
-    detector: HeartbeatDetector,
+    detector: HeartbeatTicker,
     private readonly presence: PresenceService & LinkHost,
   ) {
     super({ host: client.host, port: client.port, tlsOptions: client.tlsOptions, socketClass: HeartbeatSocket });

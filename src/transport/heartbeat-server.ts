@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { ServerTCP, type TcpSocket } from '@nestjs/microservices';
 import type { AddressInfo, Server, Socket } from 'node:net';
-import type { HeartbeatDetector } from '../detector/heartbeat-detector.js';
+import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import { GOODBYE_GRACE_MS } from '../heartbeat.constants.js';
 import * as messages from '../heartbeat.messages.js';
 import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../heartbeat-options.js';
@@ -28,7 +28,7 @@ export class HeartbeatServer extends ServerTCP {
 
   constructor(
     private readonly config: ResolvedHeartbeatOptions & { server: ResolvedServerOptions },
-    detector: HeartbeatDetector,
+    detector: HeartbeatTicker,
     host: LinkHost,
   ) {
     const server = config.server;

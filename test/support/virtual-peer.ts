@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { VirtualTimeScheduler } from 'rxjs';
-import { HeartbeatDetector } from '../../src/detector/heartbeat-detector.js';
+import { HeartbeatTicker } from '../../src/detector/heartbeat-ticker.js';
 import { resolveHeartbeatOptions } from '../../src/heartbeat-options.js';
 import type { HeartbeatModuleOptions } from '../../src/interfaces/heartbeat-options.interface.js';
 import type { PresenceEvent } from '../../src/interfaces/presence.interface.js';
@@ -11,7 +11,7 @@ import type { LinkTransport } from '../../src/protocol/heartbeat-socket.js';
 import type { ControlFrame } from '../../src/protocol/frames.js';
 
 /**
- * The failure detector on virtual time: a real PresenceService, HeartbeatDetector and PeerLinks,
+ * The failure detector on virtual time: a real PresenceService, HeartbeatTicker and PeerLinks,
  * with an in-memory transport standing in for the socket (the behaviour under test is timing,
  * not the socket's) and an RxJS VirtualTimeScheduler as the clock.
  */
@@ -67,7 +67,7 @@ export class MemoryTransport implements LinkTransport {
 export function virtualWorld(options: HeartbeatModuleOptions = {}) {
   const clock = new VirtualClock();
   const resolved = resolveHeartbeatOptions({ nodeId: 'local', ...options });
-  const detector = new HeartbeatDetector(resolved, clock.scheduler);
+  const detector = new HeartbeatTicker(resolved, clock.scheduler);
   const presence = new PresenceService(detector);
   const logger = new Logger('test');
   const warnings: string[] = [];

@@ -1,14 +1,14 @@
-import { judgeSilence, pingDue, silenceThresholds, tickPeriod } from '../../src/detector/failure-detector.js';
+import { afterBeat, afterSilence, detectionRule, judgeSilence, pingDue, tickPeriod } from '../../src/detector/failure-detector.js';
 import { LoopLag } from '../../src/detector/loop-lag.js';
 import { peerStatus, presenceTransition } from '../../src/detector/peer-state.js';
 import { smoothRtt } from '../../src/detector/rtt.js';
 import { causeFromSocketError } from '../../src/link/close-cause.js';
 
 describe('silence thresholds (API.md Timing)', () => {
-  const t = silenceThresholds({ intervalMs: 1000, missedBeats: 3, suspectAfterBeats: 1 });
+  const t = detectionRule({ intervalMs: 1000, missedBeats: 3, suspectAfterBeats: 1 });
 
   it('suspect after suspectAfterBeats × interval + interval/2, lost after missedBeats × interval + interval/2', () => {
-    expect(t).toEqual({ suspectAfterMs: 1500, lostAfterMs: 3500, pingAfterMs: 1000 });
+    expect(t).toEqual({ suspectAfterMs: 1500, lostAfterMs: 3500, pingAfterMs: 1000, tickMs: 100 });
   });
 
   it.each([
@@ -25,9 +25,19 @@ describe('silence thresholds (API.md Timing)', () => {
   });
 
   it('pings once nothing was sent for an interval, never later than half a tick', () => {
-    expect(pingDue(1000, 0, t, 100)).toBe(true);
-    expect(pingDue(950, 0, t, 100)).toBe(true);
-    expect(pingDue(949, 0, t, 100)).toBe(false);
+    expect(pingDue(1000, 0, t)).toBe(true);
+    expect(pingDue(950, 0, t)).toBe(true);
+    expect(pingDue(949, 0, t)).toBe(false);
+  });
+
+  it('moves a link alive → suspect → lost on silence; only a beat makes it alive again', () => {
+    expect(afterSilence('alive', 'alive')).toBe('alive');
+    expect(afterSilence('alive', 'suspect')).toBe('suspect');
+    expect(afterSilence('suspect', 'alive')).toBe('suspect'); // a stretched threshold is no beat
+    expect(afterSilence('suspect', 'lost')).toBe('lost');
+    expect(afterSilence('alive', 'lost')).toBe('lost');
+    expect(afterBeat('suspect')).toBe('alive');
+    expect(afterBeat('alive')).toBe('alive');
   });
 
   it('ticks at a tenth of the interval, within 5..100 ms', () => {

@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals';
 import { Injectable, Logger, Scope } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { HeartbeatDetector } from '../../src/detector/heartbeat-detector.js';
+import { HeartbeatTicker } from '../../src/detector/heartbeat-ticker.js';
 import {
   HEARTBEAT_RESOLVED_OPTIONS, HeartbeatModule, OnPeerJoined, OnPeerLeft, OnPeerLost, OnPeerRecovered, OnPeerSuspect,
   PresenceService, type PeerInfo, type PresenceEvent,
@@ -51,7 +51,7 @@ async function setup() {
     providers: [Handlers, Faulty, Slow, RequestScoped],
   }).compile();
   const app = await ref.init();
-  const ctx = createLinkContext(app.get(HEARTBEAT_RESOLVED_OPTIONS), app.get(HeartbeatDetector), app.get(PresenceService), new Logger('t'));
+  const ctx = createLinkContext(app.get(HEARTBEAT_RESOLVED_OPTIONS), app.get(HeartbeatTicker), app.get(PresenceService), new Logger('t'));
   return { app, join: (id: string, meta: Record<string, string> = {}) => scriptedPeer(ctx, id, meta) };
 }
 

@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
-import { HeartbeatDetector } from '../../../src/detector/heartbeat-detector.js';
+import { HeartbeatTicker } from '../../../src/detector/heartbeat-ticker.js';
 import {
   HeartbeatClient, HeartbeatModule, HeartbeatServer, PresenceService, type HeartbeatModuleOptions, type PresenceEvent,
 } from '../../../src/index.js';
@@ -76,13 +76,13 @@ export interface RecordedEvent extends PresenceEvent {
 export class LocalSide<A extends INestApplicationContext = INestApplicationContext> {
   readonly events: RecordedEvent[] = [];
   readonly presence: PresenceService;
-  readonly detector: HeartbeatDetector;
+  readonly detector: HeartbeatTicker;
   private stallFrom = Number.POSITIVE_INFINITY;
   private waiters: Array<() => void> = [];
 
   constructor(readonly app: A) {
     this.presence = app.get(PresenceService);
-    this.detector = app.get(HeartbeatDetector, { strict: false });
+    this.detector = app.get(HeartbeatTicker, { strict: false });
     this.presence.events$.subscribe((e) => {
       this.events.push({ ...e, stallMs: this.detector.blockedSince(this.stallFrom) });
       for (const w of this.waiters.splice(0)) w();

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
 import { HEARTBEAT_RESOLVED_OPTIONS, HEARTBEAT_SCHEDULER } from '../heartbeat.constants.js';
-import type { ResolvedHeartbeatOptions } from '../heartbeat-options.js';
-import { silenceThresholds, tickPeriod, type SilenceThresholds } from './failure-detector.js';
+import type { ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
+import { detectionRule } from './failure-detector.js';
 import { LoopLag } from './loop-lag.js';
 
 /** Anything the shared tick drives. */
@@ -11,14 +11,14 @@ export interface TickTarget {
 }
 
 /**
- * The failure detector's clock: one shared RxJS interval for every link of the process, not a
- * timer per peer, so the number of timers does not grow with the number of peers. It runs only
- * while there are links, and measures its own lateness as this process's event-loop lag.
+ * The detector's clock: one shared RxJS interval for every link of the process, not a timer
+ * per peer, so the number of timers does not grow with the number of peers. It runs only while
+ * there are links, and measures its own lateness as this process's event-loop lag. It decides
+ * nothing: the rule is in failure-detector.ts.
  */
 @Injectable()
-export class HeartbeatDetector implements OnApplicationShutdown {
+export class HeartbeatTicker implements OnApplicationShutdown {
   readonly tickMs: number;
-  readonly thresholds: SilenceThresholds;
   private readonly targets = new Set<TickTarget>();
   private readonly lag: LoopLag;
   private subscription: Subscription | undefined;
@@ -29,10 +29,10 @@ export class HeartbeatDetector implements OnApplicationShutdown {
     @Optional() @Inject(HEARTBEAT_SCHEDULER) private readonly scheduler: SchedulerLike = asyncScheduler,
   ) {
     this.scheduler ??= asyncScheduler;
-    this.thresholds = silenceThresholds(options.heartbeat);
-    this.tickMs = tickPeriod(options.heartbeat.intervalMs);
+    const rule = detectionRule(options.heartbeat);
+    this.tickMs = rule.tickMs;
     // Forget a stall once no link could still be judged on a silence that spans it.
-    this.lag = new LoopLag(this.tickMs, 4 * this.thresholds.lostAfterMs);
+    this.lag = new LoopLag(this.tickMs, 4 * rule.lostAfterMs);
   }
 
   /** Epoch ms; sub-millisecond on real time, so loopback RTTs are not all 0. */
@@ -43,6 +43,20 @@ export class HeartbeatDetector implements OnApplicationShutdown {
   /** Time this process's loop was blocked after `t`. */
   blockedSince(t: number): number {
     return this.lag.blockedSince(t);
+  }
+
+  /**
+   * Runs `fn` once after `ms` on this clock; returns a cancel function. On real time the timer
+   * is unref'd: a pending expiry never keeps the process alive.
+   */
+  after(ms: number, fn: () => void): () => void {
+    if (this.scheduler !== asyncScheduler) {
+      const action = this.scheduler.schedule(fn, ms);
+      return () => action.unsubscribe();
+    }
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
   }
 
   get size(): number {
