@@ -10,6 +10,7 @@ import { resolveHeartbeatOptions, type ResolvedHeartbeatOptions } from './heartb
 import type { HeartbeatModuleOptions } from './interfaces/heartbeat-options.interface.js';
 import { PresenceMetadataAccessor } from './presence/presence-metadata.accessor.js';
 import { PresenceExplorer } from './presence/presence.explorer.js';
+import { PeerTable } from './presence/peer-table.js';
 import { PresenceService } from './presence/presence.service.js';
 import { HeartbeatClient } from './transport/heartbeat-client.js';
 import { HeartbeatServer } from './transport/heartbeat-server.js';
@@ -24,6 +25,7 @@ import { HeartbeatServer } from './transport/heartbeat-server.js';
   providers: [
     { provide: HEARTBEAT_RESOLVED_OPTIONS, useFactory: resolveHeartbeatOptions, inject: [HEARTBEAT_MODULE_OPTIONS] },
     HeartbeatTicker,
+    PeerTable,
     PresenceService,
     PresenceMetadataAccessor,
     PresenceExplorer,
@@ -45,19 +47,19 @@ export class HeartbeatModule extends HeartbeatConfigurableModule {
 function withTransports(base: DynamicModule, server: boolean, clientNames: Array<string | symbol>): DynamicModule {
   const providers: Provider[] = clientNames.map((name) => ({
     provide: name,
-    inject: [HEARTBEAT_RESOLVED_OPTIONS, HeartbeatTicker, PresenceService],
-    useFactory: (options: ResolvedHeartbeatOptions, detector: HeartbeatTicker, presence: PresenceService) => {
+    inject: [HEARTBEAT_RESOLVED_OPTIONS, HeartbeatTicker, PeerTable],
+    useFactory: (options: ResolvedHeartbeatOptions, ticker: HeartbeatTicker, table: PeerTable) => {
       const client = options.clients.find((c) => c.name === name);
       if (!client) throw new TypeError(invalidOption('clients', `has no entry named ${String(name)}`, options.clients.map((c) => String(c.name))));
-      return new HeartbeatClient(client, options, detector, presence);
+      return new HeartbeatClient(client, options, ticker, table);
     },
   }));
   if (server) {
     providers.push({
       provide: HeartbeatServer,
-      inject: [HEARTBEAT_RESOLVED_OPTIONS, HeartbeatTicker, PresenceService],
-      useFactory: (options: ResolvedHeartbeatOptions, detector: HeartbeatTicker, presence: PresenceService) =>
-        options.server ? new HeartbeatServer({ ...options, server: options.server }, detector, presence) : null,
+      inject: [HEARTBEAT_RESOLVED_OPTIONS, HeartbeatTicker, PeerTable],
+      useFactory: (options: ResolvedHeartbeatOptions, ticker: HeartbeatTicker, table: PeerTable) =>
+        options.server ? new HeartbeatServer({ ...options, server: options.server }, ticker, table) : null,
     });
   }
   const exported = [...clientNames, ...(server ? [HeartbeatServer] : [])];

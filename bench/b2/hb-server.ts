@@ -40,7 +40,7 @@ let close: () => Promise<void> | void;
 if (impl === 'ours' && process.env.BENCH_TICK_SKIP === '1') {
   type Link = {
     phase: string; managed: boolean; status: string; lastHeardAt: number; nextDueAt?: number;
-    ctx: { thresholds: { suspectAfterMs: number; lostAfterMs: number; pingAfterMs: number }; tickMs: number };
+    ctx: { rule: { suspectAfterMs: number; lostAfterMs: number; pingAfterMs: number; tickMs: number } };
     transport: { lastSentAt: number };
   };
   const proto = PeerLink.prototype as unknown as { onTick(this: Link, now: number): void };
@@ -52,9 +52,9 @@ if (impl === 'ours' && process.env.BENCH_TICK_SKIP === '1') {
       this.nextDueAt = 0;
       return;
     }
-    const t = this.ctx.thresholds;
+    const t = this.ctx.rule;
     const verdictAt = this.lastHeardAt + (this.status === 'alive' ? t.suspectAfterMs : t.lostAfterMs);
-    const pingAt = this.transport.lastSentAt + t.pingAfterMs - this.ctx.tickMs / 2;
+    const pingAt = this.transport.lastSentAt + t.pingAfterMs - t.tickMs / 2;
     this.nextDueAt = Math.min(verdictAt, pingAt, now + t.pingAfterMs);
   };
 }

@@ -1,6 +1,5 @@
-import type { Logger } from '@nestjs/common';
 import {
-  afterBeat, afterSilence, judgeSilence, pingDue, type DetectionRule, type LinkStatus,
+  afterBeat, afterSilence, judgeSilence, pingDue, type LinkStatus,
 } from '../detector/failure-detector.js';
 import { smoothRtt } from '../detector/rtt.js';
 import { HandshakeError } from '../errors/handshake.error.js';
@@ -13,27 +12,10 @@ import {
 } from '../protocol/frames.js';
 import { tokenMatches } from './auth-token.js';
 import { causeFromSocketError, type CloseCause } from './close-cause.js';
-import type { LinkHost } from './link-host.js';
+import type { LinkContext, LinkView } from './link-context.js';
 
 /** Far above any honest peer (the shortest tick is 5 ms, so at most ~200 pings/s), far below a flood. */
 const MAX_PINGS_PER_SECOND = 1000;
-
-/** What every link of this process shares. */
-export interface LinkContext {
-  nodeId: string;
-  metadata: Record<string, string>;
-  rule: DetectionRule;
-  handshakeTimeoutMs: number;
-  /** A peer with more than this queued and unread is cut. */
-  maxQueuedBytes: number;
-  now(): number;
-  /** Time this process's loop was blocked since `t`; stretches the thresholds. */
-  blockedSince(t: number): number;
-  register(link: PeerLink): void;
-  unregister(link: PeerLink): void;
-  host: LinkHost;
-  logger: Logger;
-}
 
 export interface LinkAuth {
   /** Inbound: the token a peer must present. */
@@ -47,22 +29,23 @@ export type LinkPhase = 'handshaking' | 'open' | 'closed';
 /**
  * One connection's heartbeat session: handshake, ping/pong, silence verdicts, close cause.
  *
- * It is driven by frames from its socket and by the detector's shared tick; it never owns a
- * timer. Presence is told when it opens, changes status and closes.
+ * It is driven by frames from its socket and by the shared tick; it never owns a timer. Its
+ * state is private; the peer table reads it through `LinkView` and is told when it opens,
+ * changes status and closes.
  */
-export class PeerLink implements FrameListener {
-  phase: LinkPhase = 'handshaking';
-  status: LinkStatus = 'alive';
-  peerId = '';
-  metadata: Record<string, string> = {};
-  managed = true;
-  readonly connectedAt: number;
-  lastHeardAt: number;
-  rttMs: number | undefined;
-  cause: CloseCause | undefined;
-  readonly stats: PeerStats = {
+export class PeerLink implements FrameListener, LinkView {
+  private _phase: LinkPhase = 'handshaking';
+  private _status: LinkStatus = 'alive';
+  private _peerId = '';
+  private _metadata: Record<string, string> = {};
+  private _managed = true;
+  private _lastHeardAt: number;
+  private _rttMs: number | undefined;
+  private _cause: CloseCause | undefined;
+  private readonly _stats: PeerStats = {
     pingsSent: 0, pongsReceived: 0, suspectCount: 0, reconnects: 0, controlBytesSent: 0, controlBytesReceived: 0,
   };
+  readonly connectedAt: number;
   /** Outbound: settles when the handshake completes or fails. */
   readonly opened: Promise<void>;
   /** Settles when the socket has closed. */
@@ -70,6 +53,8 @@ export class PeerLink implements FrameListener {
   private resolveClosed!: () => void;
   private resolveOpened!: () => void;
   private rejectOpened!: (e: Error) => void;
+  /** The first socket error, code or message: the kernel's verdict when the socket closes. */
+  private socketError: string | undefined;
   private seq = 0;
   private failed = false;
   /** Pings received in the current one-second window (flood guard). */
@@ -83,15 +68,27 @@ export class PeerLink implements FrameListener {
     private readonly ctx: LinkContext,
     private readonly auth: LinkAuth = {},
   ) {
-    this.connectedAt = this.lastHeardAt = ctx.now();
+    this.connectedAt = this._lastHeardAt = ctx.clock.now();
     this.opened = new Promise<void>((resolve, rejectFn) => {
       this.resolveOpened = resolve;
       this.rejectOpened = rejectFn;
     });
     this.opened.catch(() => undefined); // callers that never await must not see an unhandled rejection
     this.closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
-    ctx.register(this);
+    ctx.clock.add(this);
   }
+
+  get phase(): LinkPhase { return this._phase; }
+  get status(): LinkStatus { return this._status; }
+  get peerId(): string { return this._peerId; }
+  get metadata(): Readonly<Record<string, string>> { return this._metadata; }
+  get managed(): boolean { return this._managed; }
+  get lastHeardAt(): number { return this._lastHeardAt; }
+  get rttMs(): number | undefined { return this._rttMs; }
+  get cause(): CloseCause | undefined { return this._cause; }
+  get stats(): Readonly<PeerStats> { return this._stats; }
+  /** The socket error that ended or is ending the link, for logs. */
+  get lastError(): string | undefined { return this.socketError; }
 
   /** Outbound: the socket connected, so say hello first, before any data. */
   start(): void {
@@ -101,12 +98,12 @@ export class PeerLink implements FrameListener {
   onFrame(frame: Record<string, unknown>, length: number): boolean {
     // A link that failed (refused, protocol error, timeout) is dead at once: frames already read
     // in the same chunk are not processed, so one connection cannot try many tokens per read.
-    if (this.phase === 'closed' || this.failed) return false;
-    const now = this.ctx.now();
-    this.lastHeardAt = now;
-    if (this.phase === 'open') this.setStatus(afterBeat(this.status));
+    if (this._phase === 'closed' || this.failed) return false;
+    const now = this.ctx.clock.now();
+    this._lastHeardAt = now;
+    if (this._phase === 'open') this.setStatus(afterBeat(this._status));
     if (!isControlFrame(frame)) return this.onDataFrame();
-    this.stats.controlBytesReceived += length;
+    this._stats.controlBytesReceived += length;
     this.onControlFrame(frame, now);
     return false;
   }
@@ -117,75 +114,80 @@ export class PeerLink implements FrameListener {
 
   /** Called by the shared tick. */
   onTick(now: number): void {
-    if (this.phase === 'handshaking') {
+    if (this._phase === 'handshaking') {
       if (now - this.connectedAt > this.ctx.handshakeTimeoutMs) {
         this.fail('protocol-error', messages.handshakeTimedOut(this.ctx.handshakeTimeoutMs));
       }
       return;
     }
-    if (this.phase !== 'open' || !this.managed) return;
+    if (this._phase !== 'open' || !this._managed) return;
     if (this.transport.writableLength > this.ctx.maxQueuedBytes) {
       this.fail('protocol-error', messages.slowReader(this.transport.writableLength));
       return;
     }
-    const silence = now - this.lastHeardAt;
-    const next = afterSilence(this.status, judgeSilence(silence, this.ctx.rule, this.ctx.blockedSince(this.lastHeardAt)));
+    const silence = now - this._lastHeardAt;
+    const next = afterSilence(this._status, judgeSilence(silence, this.ctx.rule, this.ctx.clock.blockedSince(this._lastHeardAt)));
     if (next === 'lost') {
       this.fail('heartbeat-timeout', messages.peerSilent(silence));
       return;
     }
     this.setStatus(next);
     if (pingDue(now, this.transport.lastSentAt, this.ctx.rule)) {
-      this.stats.pingsSent++;
-      this.send(ping(++this.seq, now, this.rttMs));
+      this._stats.pingsSent++;
+      this.send(ping(++this.seq, now, this._rttMs));
     }
   }
 
-  private setStatus(next: LinkStatus): void {
-    if (next === this.status) return;
-    this.status = next;
-    if (next === 'suspect') this.stats.suspectCount++;
-    this.ctx.host.linkChanged(this);
+  /** The socket reported an error; the first one is the kernel's verdict on the close that follows. */
+  onSocketError(error: NodeJS.ErrnoException): void {
+    this.socketError ??= error?.code ?? error?.message;
   }
 
-  /** The socket closed; `errorCode` is the socket error that preceded it, if any. */
-  onTransportClosed(errorCode?: string): void {
-    if (this.phase === 'closed') return;
-    const wasOpen = this.phase === 'open';
-    this.phase = 'closed';
-    this.cause ??= causeFromSocketError(errorCode);
-    this.ctx.unregister(this);
+  /** The socket closed. */
+  onTransportClosed(): void {
+    if (this._phase === 'closed') return;
+    const wasOpen = this._phase === 'open';
+    this._phase = 'closed';
+    this._cause ??= causeFromSocketError(this.socketError);
+    this.ctx.clock.remove(this);
     this.resolveClosed();
-    if (wasOpen) this.ctx.host.linkClosed(this);
-    else this.rejectOpened(new HandshakeError(this.cause, messages.connectionClosed(this.address)));
+    if (wasOpen) this.ctx.reporter.closed(this);
+    else this.rejectOpened(new HandshakeError(this._cause, messages.connectionClosed(this.address)));
   }
 
   /** Graceful local close: goodbye, then FIN once it is flushed. */
   sayGoodbye(): void {
-    if (this.phase === 'closed') return;
-    this.cause ??= 'local';
-    if (this.phase === 'open' && this.managed) this.send(BYE);
+    if (this._phase === 'closed') return;
+    this._cause ??= 'local';
+    if (this._phase === 'open' && this._managed) this.send(BYE);
     this.transport.end();
   }
 
   /** Closes the link for a loss reason, with a logged reason. */
   fail(reason: LossReason, why: string): void {
-    if (this.phase === 'closed' || this.cause !== undefined) return;
+    if (this._phase === 'closed' || this._cause !== undefined) return;
     this.failed = true;
-    this.cause = reason;
-    this.ctx.logger.warn(messages.closingConnection(this.peerId || this.address, why, reason));
+    this._cause = reason;
+    this.ctx.logger.warn(messages.closingConnection(this._peerId || this.address, why, reason));
     this.transport.destroy();
   }
 
+  private setStatus(next: LinkStatus): void {
+    if (next === this._status) return;
+    this._status = next;
+    if (next === 'suspect') this._stats.suspectCount++;
+    this.ctx.reporter.changed(this);
+  }
+
   private onDataFrame(): boolean {
-    if (this.cause === 'local') return false; // we said goodbye: no new work on this link
-    if (this.phase === 'open' || this.direction === 'outbound') return true;
+    if (this._cause === 'local') return false; // we said goodbye: no new work on this link
+    if (this._phase === 'open' || this.direction === 'outbound') return true;
     // Inbound data before any hello: a stock ClientTCP, tracked by kernel keepalive only.
     if (this.auth.expect !== undefined) {
       this.refuse('auth-failed', messages.authRejected(false));
       return false;
     }
-    this.managed = false;
+    this._managed = false;
     this.open(`tcp:${this.address}`, {});
     return true;
   }
@@ -201,29 +203,29 @@ export class PeerLink implements FrameListener {
         }
         if (++this.pingsInWindow > MAX_PINGS_PER_SECOND) return this.fail('protocol-error', messages.pingFlood(MAX_PINGS_PER_SECOND));
         this.send(pong(frame));
-        if (typeof frame.rtt === 'number' && frame.rtt >= 0) this.rttMs = frame.rtt;
+        if (typeof frame.rtt === 'number' && frame.rtt >= 0) this._rttMs = frame.rtt;
         return;
       case 'pong':
         if (typeof frame.t === 'number' && frame.seq <= this.seq) {
-          this.stats.pongsReceived++;
-          this.rttMs = smoothRtt(this.rttMs, Math.max(0, now - frame.t));
+          this._stats.pongsReceived++;
+          this._rttMs = smoothRtt(this._rttMs, Math.max(0, now - frame.t));
         }
         return;
       case 'bye':
-        this.cause ??= 'goodbye';
+        this._cause ??= 'goodbye';
         this.transport.end();
         return;
       case 'hello':
         return this.onHello(frame);
       case 'welcome':
-        if (this.direction !== 'outbound' || this.phase !== 'handshaking') return this.unexpected(frame.$hb);
+        if (this.direction !== 'outbound' || this._phase !== 'handshaking') return this.unexpected(frame.$hb);
         if (frame.v !== PROTOCOL_VERSION) return this.fail('protocol-error', messages.unsupportedProtocol(frame.v));
         this.open(String(frame.id), stringRecord(frame.meta));
         this.resolveOpened();
         return;
       case 'reject':
-        this.cause ??= frame.reason === 'auth-failed' ? 'auth-failed' : 'protocol-error';
-        this.ctx.logger.warn(messages.handshakeRejected(this.address, `${this.cause}: ${frame.message}`));
+        this._cause ??= frame.reason === 'auth-failed' ? 'auth-failed' : 'protocol-error';
+        this.ctx.logger.warn(messages.handshakeRejected(this.address, `${this._cause}: ${frame.message}`));
         this.transport.destroy();
         return;
       default:
@@ -232,7 +234,7 @@ export class PeerLink implements FrameListener {
   }
 
   private onHello(frame: HelloFrame): void {
-    if (this.direction !== 'inbound' || this.phase !== 'handshaking') return this.unexpected('hello');
+    if (this.direction !== 'inbound' || this._phase !== 'handshaking') return this.unexpected('hello');
     if (frame.v !== PROTOCOL_VERSION) return this.refuse('protocol-error', messages.unsupportedProtocol(frame.v));
     if (!isValidHello(frame)) return this.refuse('protocol-error', messages.malformedHello());
     if (this.auth.expect !== undefined && !tokenMatches(this.auth.expect, frame.token)) {
@@ -243,10 +245,10 @@ export class PeerLink implements FrameListener {
   }
 
   private open(peerId: string, metadata: Record<string, string>): void {
-    this.peerId = peerId;
-    this.metadata = metadata;
-    this.phase = 'open';
-    this.ctx.host.linkOpened(this);
+    this._peerId = peerId;
+    this._metadata = metadata;
+    this._phase = 'open';
+    this.ctx.reporter.opened(this);
   }
 
   /** Tells the peer why before closing, so its client can report a clear error. */
@@ -256,11 +258,11 @@ export class PeerLink implements FrameListener {
   }
 
   private unexpected(kind: string): void {
-    this.fail('protocol-error', messages.unexpectedControlFrame(kind, this.phase));
+    this.fail('protocol-error', messages.unexpectedControlFrame(kind, this._phase));
   }
 
   private send(frame: ControlFrame): void {
-    this.stats.controlBytesSent += this.transport.sendControl(frame);
+    this._stats.controlBytesSent += this.transport.sendControl(frame);
   }
 }
 

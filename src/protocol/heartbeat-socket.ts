@@ -1,7 +1,6 @@
 import { TcpSocket } from '@nestjs/microservices';
 import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import { DEFAULT_MAX_FRAME_BYTES } from '../heartbeat.constants.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { encodeFrame, type ControlFrame } from './frames.js';
 
@@ -11,6 +10,12 @@ export interface FrameListener {
   onFrame(frame: Record<string, unknown>, length: number): boolean;
   /** The byte stream cannot be parsed; the listener closes the link. */
   onProtocolError(error: Error): void;
+}
+
+/** How a socket frames: its frame limit and the clock its send times are read on. */
+export interface FramingOptions {
+  maxFrameBytes: number;
+  now: () => number;
 }
 
 /** What a link needs of its socket; the detector's unit tests implement it in memory. */
@@ -71,11 +76,11 @@ const FLUSH_CHARS = 16 * 1024;
  * `destroy()` flush what is queued first, so a goodbye or a reject still goes out.
  */
 export class HeartbeatSocket extends TcpSocket implements LinkTransport {
-  listener: FrameListener | null = null;
-  lastSentAt = Date.now();
-  private now: () => number = Date.now;
+  private listener: FrameListener | null = null;
+  lastSentAt: number;
+  private readonly now: () => number;
   /** Null once the byte stream was refused: nothing more is read. */
-  private decoder: FrameDecoder | null = new FrameDecoder(DEFAULT_MAX_FRAME_BYTES);
+  private decoder: FrameDecoder | null;
   /** Created on the first chunk that ends inside a multi-byte character; ASCII-ending chunks need none. */
   private text: StringDecoder | null = null;
   /** Encoded frames waiting to be written. */
@@ -87,17 +92,28 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   /** Turn in which a data frame was last written directly. */
   private directTurn = -1;
 
-  /** Nest constructs socket classes with the socket alone; `configure` supplies the rest. */
-  constructor(socket: Socket) {
+  constructor(socket: Socket, options: FramingOptions) {
     super(socket);
-  }
-
-  configure(options: { maxFrameBytes: number; now: () => number; listener: FrameListener }): this {
     this.decoder = new FrameDecoder(options.maxFrameBytes);
     this.now = options.now;
     this.lastSentAt = options.now();
-    this.listener = options.listener;
-    return this;
+  }
+
+  /**
+   * Nest's ClientTCP constructs its `socketClass` with the socket alone: this class closes over
+   * the framing options so the socket is complete from its constructor on.
+   */
+  static withOptions(options: FramingOptions): new (socket: Socket) => HeartbeatSocket {
+    return class ConfiguredHeartbeatSocket extends HeartbeatSocket {
+      constructor(socket: Socket) {
+        super(socket, options);
+      }
+    };
+  }
+
+  /** The link that receives this socket's frames; set once, before the first byte can arrive. */
+  bindListener(listener: FrameListener): void {
+    this.listener = listener;
   }
 
   /** Bytes queued in user space (frames not yet handed to the socket are counted in characters). */

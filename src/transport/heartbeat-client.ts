@@ -3,17 +3,15 @@ import { ClientTCP, type TcpSocket } from '@nestjs/microservices';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import { PeerLostError } from '../errors/peer-lost.error.js';
 import * as messages from '../heartbeat.messages.js';
-import type { ResolvedClientOptions, ResolvedHeartbeatOptions } from '../heartbeat-options.js';
+import type { ResolvedClientOptions, ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
 import type { PeerInfo } from '../interfaces/presence.interface.js';
-import { bindLink } from '../link/bind-link.js';
 import { isDeparture } from '../link/close-cause.js';
-import { createLinkContext } from '../link/link-context.js';
-import type { LinkHost } from '../link/link-host.js';
-import { PeerLink, type LinkContext } from '../link/peer-link.js';
-import type { PresenceService } from '../presence/presence.service.js';
+import { createLinkContext, type LinkContext } from '../link/link-context.js';
+import type { PeerLink } from '../link/peer-link.js';
+import type { PeerTable } from '../presence/peer-table.js';
 import { HeartbeatSocket } from '../protocol/heartbeat-socket.js';
+import { attachLink } from './attach-link.js';
 import { backoffDelay } from './backoff.js';
-import { applyKeepAlive } from './keepalive.js';
 
 /**
  * Nest's ClientTCP with presence: it handshakes, heartbeats, reconnects with capped exponential
@@ -29,18 +27,20 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
   private reconnectTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
   private autoReconnect = false;
-  private lastError = 'closed';
 
   constructor(
     private readonly client: ResolvedClientOptions,
-    private readonly options: ResolvedHeartbeatOptions,
-    detector: HeartbeatTicker,
-    private readonly presence: PresenceService & LinkHost,
+    options: ResolvedHeartbeatOptions,
+    ticker: HeartbeatTicker,
+    private readonly table: PeerTable,
   ) {
-    super({ host: client.host, port: client.port, tlsOptions: client.tlsOptions, socketClass: HeartbeatSocket });
+    const log = new Logger(`HeartbeatClient ${String(client.name)}`);
+    const ctx = createLinkContext(options, ticker, table, log);
+    const socketClass = HeartbeatSocket.withOptions({ maxFrameBytes: ctx.maxFrameBytes, now: () => ticker.now() });
+    super({ host: client.host, port: client.port, tlsOptions: client.tlsOptions, socketClass });
     this.target = `${client.host}:${client.port}`;
-    this.log = new Logger(`HeartbeatClient ${String(client.name)}`);
-    this.ctx = createLinkContext(options, detector, presence, this.log);
+    this.log = log;
+    this.ctx = ctx;
   }
 
   /** The server's nodeId once the handshake completed. */
@@ -50,16 +50,15 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
 
   /** The server as the presence table sees it. */
   get peer(): PeerInfo | undefined {
-    return this.peerId === undefined ? undefined : this.presence.get(this.peerId);
+    return this.peerId === undefined ? undefined : this.table.get(this.peerId);
   }
 
   /** Resolves once connected and the server accepted the handshake. Turns automatic reconnection on. */
   override connect(): Promise<any> {
     this.autoReconnect = true;
     if (this.handshake) return this.handshake;
-    const connected = super.connect();
-    const link = this.link!;
-    const handshake = connected.then(() => link.opened);
+    // Once connected, the handshake of the link that connection made (createSocket set it).
+    const handshake = super.connect().then(() => this.link!.opened);
     this.handshake = handshake;
     handshake.catch(() => {
       if (this.handshake === handshake) this.handshake = null;
@@ -86,16 +85,8 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
 
   override createSocket(): TcpSocket {
     const framed = super.createSocket() as HeartbeatSocket;
-    const link = new PeerLink('outbound', this.target, framed, this.ctx, { present: this.client.authToken });
-    bindLink(framed, link, this.ctx, this.options.limits.maxFrameBytes);
-    const socket = framed.netSocket;
-    socket.on('error', (e: NodeJS.ErrnoException) => (this.lastError = e.code ?? e.message));
-    // 'connect' precedes any user write: connect() resolves only after the welcome.
-    socket.once('connect', () => {
-      applyKeepAlive(socket, this.options.keepAlive);
-      link.start();
-    });
-    this.link = link;
+    // The hello goes out on 'connect', before any user write: connect() resolves only after the welcome.
+    this.link = attachLink(framed, 'outbound', this.ctx, this.target, { present: this.client.authToken });
     return framed;
   }
 
@@ -128,7 +119,7 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
   private scheduleReconnect(): void {
     if (!this.autoReconnect || this.reconnectTimer) return;
     const delay = backoffDelay(this.attempt++, this.client.reconnect);
-    this.log.warn(messages.clientReconnecting(this.target, delay, this.lastError)); // the logger context names the client
+    this.log.warn(messages.clientReconnecting(this.target, delay, this.link?.lastError ?? 'closed')); // the logger context names the client
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.connect().then(() => (this.attempt = 0), () => undefined);

@@ -4,13 +4,10 @@ import type { AddressInfo, Server, Socket } from 'node:net';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import { GOODBYE_GRACE_MS } from '../heartbeat.constants.js';
 import * as messages from '../heartbeat.messages.js';
-import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../heartbeat-options.js';
-import { bindLink, remoteAddress } from '../link/bind-link.js';
-import { createLinkContext } from '../link/link-context.js';
-import type { LinkHost } from '../link/link-host.js';
-import { PeerLink, type LinkContext } from '../link/peer-link.js';
-import { HeartbeatSocket } from '../protocol/heartbeat-socket.js';
-import { applyKeepAlive } from './keepalive.js';
+import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../interfaces/heartbeat-options.interface.js';
+import { createLinkContext, type LinkContext, type LinkReporter } from '../link/link-context.js';
+import type { PeerLink } from '../link/peer-link.js';
+import { attachLink, frameAccepted, remoteAddress } from './attach-link.js';
 
 /**
  * Nest's TCP transport with presence: every accepted socket gets kernel keepalive options and a
@@ -28,15 +25,15 @@ export class HeartbeatServer extends ServerTCP {
 
   constructor(
     private readonly config: ResolvedHeartbeatOptions & { server: ResolvedServerOptions },
-    detector: HeartbeatTicker,
-    host: LinkHost,
+    ticker: HeartbeatTicker,
+    table: LinkReporter,
   ) {
     const server = config.server;
     // A TLS connection reaches getSocketInstance (and its handshake deadline) only once TLS is
     // established: bound the TLS handshake itself by handshakeTimeoutMs too (Node's default: 120 s).
     const tlsOptions = server.tlsOptions && { handshakeTimeout: config.limits.handshakeTimeoutMs, ...server.tlsOptions };
     super({ host: server.host, port: server.port, tlsOptions });
-    this.ctx = createLinkContext(config, detector, host, new Logger(HeartbeatServer.name));
+    this.ctx = createLinkContext(config, ticker, table, new Logger(HeartbeatServer.name));
     if (tlsOptions) {
       // Node reports a failed or timed-out TLS handshake here but leaves the socket open.
       (this.server as unknown as Server).on('tlsClientError', (error: Error & { code?: string }, socket: Socket) => {
@@ -91,10 +88,8 @@ export class HeartbeatServer extends ServerTCP {
   }
 
   protected override getSocketInstance(socket: Socket): TcpSocket {
-    applyKeepAlive(socket, this.config.keepAlive);
-    const framed = new HeartbeatSocket(socket);
-    const link = new PeerLink('inbound', remoteAddress(socket), framed, this.ctx, { expect: this.config.server.authToken });
-    bindLink(framed, link, this.ctx, this.config.limits.maxFrameBytes);
+    const framed = frameAccepted(socket, this.ctx);
+    const link = attachLink(framed, 'inbound', this.ctx, remoteAddress(socket), { expect: this.config.server.authToken });
     this.sockets.set(link, socket);
     void link.closed.then(() => this.sockets.delete(link));
     return framed;

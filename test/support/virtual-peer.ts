@@ -2,16 +2,17 @@ import { Logger } from '@nestjs/common';
 import { VirtualTimeScheduler } from 'rxjs';
 import { HeartbeatTicker } from '../../src/detector/heartbeat-ticker.js';
 import { resolveHeartbeatOptions } from '../../src/heartbeat-options.js';
+import { createLinkContext, type LinkContext } from '../../src/link/link-context.js';
 import type { HeartbeatModuleOptions } from '../../src/interfaces/heartbeat-options.interface.js';
 import type { PresenceEvent } from '../../src/interfaces/presence.interface.js';
-import { createLinkContext } from '../../src/link/link-context.js';
-import { PeerLink, type LinkAuth, type LinkContext } from '../../src/link/peer-link.js';
+import { PeerLink, type LinkAuth } from '../../src/link/peer-link.js';
+import { PeerTable } from '../../src/presence/peer-table.js';
 import { PresenceService } from '../../src/presence/presence.service.js';
 import type { LinkTransport } from '../../src/protocol/heartbeat-socket.js';
 import type { ControlFrame } from '../../src/protocol/frames.js';
 
 /**
- * The failure detector on virtual time: a real PresenceService, HeartbeatTicker and PeerLinks,
+ * The failure detector on virtual time: a real PeerTable, PresenceService, HeartbeatTicker and PeerLinks,
  * with an in-memory transport standing in for the socket (the behaviour under test is timing,
  * not the socket's) and an RxJS VirtualTimeScheduler as the clock.
  */
@@ -67,12 +68,13 @@ export class MemoryTransport implements LinkTransport {
 export function virtualWorld(options: HeartbeatModuleOptions = {}) {
   const clock = new VirtualClock();
   const resolved = resolveHeartbeatOptions({ nodeId: 'local', ...options });
-  const detector = new HeartbeatTicker(resolved, clock.scheduler);
-  const presence = new PresenceService(detector);
+  const ticker = new HeartbeatTicker(resolved, clock.scheduler);
+  const table = new PeerTable(ticker);
+  const presence = new PresenceService(table);
   const logger = new Logger('test');
   const warnings: string[] = [];
   logger.warn = (m: unknown) => void warnings.push(String(m));
-  const ctx: LinkContext = createLinkContext(resolved, detector, presence, logger);
+  const ctx: LinkContext = createLinkContext(resolved, ticker, table, logger);
   const events: PresenceEvent[] = [];
   presence.events$.subscribe((e) => events.push(e));
 
@@ -94,17 +96,18 @@ export function virtualWorld(options: HeartbeatModuleOptions = {}) {
       },
       /** The socket closed (after our destroy, or the peer's FIN/RST). */
       close(errorCode?: string) {
-        link.onTransportClosed(errorCode);
+        if (errorCode !== undefined) link.onSocketError(Object.assign(new Error(errorCode), { code: errorCode }));
+        link.onTransportClosed();
       },
     };
   }
 
-  return { clock, detector, presence, ctx, events, warnings, inbound, options: resolved };
+  return { clock, ticker, table, presence, ctx, events, warnings, inbound, options: resolved };
 }
 
 /** A scripted inbound peer on a real (module-provided) detector and presence table. */
 export function scriptedPeer(ctx: LinkContext, id: string, meta: Record<string, string> = {}) {
-  const transport = new MemoryTransport(ctx.now);
+  const transport = new MemoryTransport(() => ctx.clock.now());
   const link = new PeerLink('inbound', '127.0.0.1:1', transport, ctx);
   link.onFrame({ $hb: 'hello', v: 1, id, meta }, 0);
   return { link, transport };

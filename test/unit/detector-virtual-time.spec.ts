@@ -184,10 +184,10 @@ describe('failure detector on virtual time', () => {
       p.hello(`p${i}`);
       return p;
     });
-    expect(world.detector.running).toBe(true);
-    expect(world.detector.size).toBe(50);
+    expect(world.ticker.running).toBe(true);
+    expect(world.ticker.size).toBe(50);
     expect(world.clock.scheduler.actions.length).toBe(1); // one interval action for all 50
     for (const p of peers) p.close();
-    expect(world.detector.running).toBe(false);
+    expect(world.ticker.running).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import { afterBeat, afterSilence, detectionRule, judgeSilence, pingDue, tickPeriod } from '../../src/detector/failure-detector.js';
 import { LoopLag } from '../../src/detector/loop-lag.js';
-import { peerStatus, presenceTransition } from '../../src/detector/peer-state.js';
+import { peerStatus, presenceTransition } from '../../src/presence/peer-table.js';
 import { smoothRtt } from '../../src/detector/rtt.js';
 import { causeFromSocketError } from '../../src/link/close-cause.js';
 

@@ -7,6 +7,7 @@ import {
   PresenceService, type PeerInfo, type PresenceEvent,
 } from '../../src/index.js';
 import { createLinkContext } from '../../src/link/link-context.js';
+import { PeerTable } from '../../src/presence/peer-table.js';
 import { scriptedPeer } from '../support/virtual-peer.js';
 
 const calls: string[] = [];
@@ -51,7 +52,7 @@ async function setup() {
     providers: [Handlers, Faulty, Slow, RequestScoped],
   }).compile();
   const app = await ref.init();
-  const ctx = createLinkContext(app.get(HEARTBEAT_RESOLVED_OPTIONS), app.get(HeartbeatTicker), app.get(PresenceService), new Logger('t'));
+  const ctx = createLinkContext(app.get(HEARTBEAT_RESOLVED_OPTIONS), app.get(HeartbeatTicker), app.get(PeerTable), new Logger('t'));
   return { app, join: (id: string, meta: Record<string, string> = {}) => scriptedPeer(ctx, id, meta) };
 }
 
@@ -84,7 +85,8 @@ describe('@OnPeer* handlers', () => {
     const { app, join } = await setup();
     const a = join('a', { service: 'x' });
     const b = join('b');
-    a.link.onTransportClosed('ECONNRESET');
+    a.link.onSocketError(Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
+    a.link.onTransportClosed();
     b.link.onFrame({ $hb: 'bye' }, 0);
     b.link.onTransportClosed();
     await new Promise((r) => setImmediate(r));

@@ -1,0 +1,39 @@
+import type { Socket } from 'node:net';
+import type { LinkContext } from '../link/link-context.js';
+import { PeerLink, type LinkAuth } from '../link/peer-link.js';
+import { HeartbeatSocket } from '../protocol/heartbeat-socket.js';
+import { applyKeepAlive } from './keepalive.js';
+
+/**
+ * The one place a socket becomes a heartbeat link, for both sides: frames go to the link, the
+ * socket's first error and its close become the link's close cause, and kernel keepalive is set
+ * once the socket has a descriptor (accepted: now; outbound: on connect, where the link also
+ * says hello before any data).
+ */
+export function attachLink(
+  framed: HeartbeatSocket, direction: 'inbound' | 'outbound', ctx: LinkContext, address: string, auth: LinkAuth = {},
+): PeerLink {
+  const socket = framed.netSocket;
+  const link = new PeerLink(direction, address, framed, ctx, auth);
+  framed.bindListener(link);
+  socket.on('error', (error: NodeJS.ErrnoException) => link.onSocketError(error));
+  socket.on('close', () => link.onTransportClosed());
+  if (direction === 'inbound') {
+    applyKeepAlive(socket, ctx.keepAlive);
+  } else {
+    socket.once('connect', () => {
+      applyKeepAlive(socket, ctx.keepAlive);
+      link.start();
+    });
+  }
+  return link;
+}
+
+/** An accepted socket's framing, from the link context. */
+export function frameAccepted(socket: Socket, ctx: LinkContext): HeartbeatSocket {
+  return new HeartbeatSocket(socket, { maxFrameBytes: ctx.maxFrameBytes, now: () => ctx.clock.now() });
+}
+
+export function remoteAddress(socket: Socket): string {
+  return `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`;
+}
