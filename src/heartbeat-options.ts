@@ -3,9 +3,11 @@ import { hostname } from 'node:os';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST, DEFAULT_INTERVAL_MS, DEFAULT_KEEPALIVE_IDLE_MS,
   DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_PROBES, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MISSED_BEATS,
-  DEFAULT_PORT, DEFAULT_RECONNECT, DEFAULT_SUSPECT_AFTER_BEATS,
+  DEFAULT_PORT, DEFAULT_RECONNECT, DEFAULT_SUSPECT_AFTER_BEATS, MAX_TIMER_MS, MIN_INTERVAL_MS,
 } from './heartbeat.constants.js';
+import { tickPeriod } from './detector/failure-detector.js';
 import { invalidOption } from './heartbeat.messages.js';
+import { metadataProblem, nodeIdProblem } from './protocol/frames.js';
 import type {
   HeartbeatModuleOptions, ResolvedClientOptions, ResolvedHeartbeatOptions, ResolvedServerOptions,
 } from './interfaces/heartbeat-options.interface.js';
@@ -20,7 +22,9 @@ class OptionsCheck {
     }
     return value;
   }
-  positive = (path: string, v: unknown, d: number) => this.num(path, v, d, (n) => n > 0, 'must be a number > 0');
+  /** A duration a timer will wait: Node clamps anything above 2³¹−1 ms to 1 ms. */
+  duration = (min: number) => (path: string, v: unknown, d: number) =>
+    this.num(path, v, d, (n) => n >= min && n <= MAX_TIMER_MS, `must be a number of ms from ${min} to ${MAX_TIMER_MS}`);
   atLeast = (min: number) => (path: string, v: unknown, d: number) =>
     this.num(path, v, d, (n) => n >= min && Number.isInteger(n), `must be an integer >= ${min}`);
   /** The kernel counts TCP_KEEPIDLE and TCP_KEEPINTVL in whole seconds. */
@@ -33,12 +37,17 @@ class OptionsCheck {
     if (typeof v !== 'string' || v.length === 0) throw new TypeError(invalidOption(path, 'must be a non-empty string', v));
     return v;
   }
-  record(path: string, v: unknown): Record<string, string> {
-    if (v === undefined) return {};
-    if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string')) {
-      throw new TypeError(invalidOption(path, 'must be an object of string values', v));
-    }
-    return { ...(v as Record<string, string>) };
+  /** Our own identity obeys the limits we apply to peers' (the handshake carries it). */
+  nodeId(path: string, v: unknown, d: string): string {
+    if (v === undefined) return d;
+    const problem = nodeIdProblem(v);
+    if (problem) throw new TypeError(invalidOption(path, problem, v));
+    return v as string;
+  }
+  metadata(path: string, v: unknown): Record<string, string> {
+    const problem = metadataProblem(v);
+    if (problem) throw new TypeError(invalidOption(path, problem, v));
+    return { ...(v as Record<string, string> | undefined) };
   }
 }
 
@@ -50,7 +59,9 @@ export function defaultNodeId(): string {
 export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): ResolvedHeartbeatOptions {
   const c = new OptionsCheck();
   const hb = options.heartbeat ?? {};
-  const intervalMs = c.positive('heartbeat.intervalMs', hb.intervalMs, DEFAULT_INTERVAL_MS);
+  // Below 10 ms a healthy loopback link flaps: the tick (5 ms minimum) and timer jitter eat the grace.
+  const intervalMs = c.duration(MIN_INTERVAL_MS)('heartbeat.intervalMs', hb.intervalMs, DEFAULT_INTERVAL_MS);
+  const tickMs = tickPeriod(intervalMs);
   const missedBeats = c.atLeast(1)('heartbeat.missedBeats', hb.missedBeats, DEFAULT_MISSED_BEATS);
   const suspectAfterBeats = c.num('heartbeat.suspectAfterBeats', hb.suspectAfterBeats,
     Math.min(DEFAULT_SUSPECT_AFTER_BEATS, missedBeats),
@@ -63,12 +74,17 @@ export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): R
   const kaIntervalMs = c.seconds('keepAlive.intervalMs', ka.intervalMs, DEFAULT_KEEPALIVE_INTERVAL_MS);
   const probes = c.atLeast(1)('keepAlive.probes', ka.probes, DEFAULT_KEEPALIVE_PROBES);
   const userTimeoutMs = c.num('keepAlive.userTimeoutMs', ka.userTimeoutMs,
-    enabled ? idleMs + probes * kaIntervalMs : 0, (n) => Number.isInteger(n) && n >= 0, 'must be an integer >= 0 (0 = kernel default)');
+    enabled ? idleMs + probes * kaIntervalMs : 0, (n) => Number.isInteger(n) && n >= 0 && n <= MAX_TIMER_MS,
+    `must be an integer from 0 (kernel default) to ${MAX_TIMER_MS}`);
+  if (typeof ka.noDelay !== 'undefined' && typeof ka.noDelay !== 'boolean') {
+    throw new TypeError(invalidOption('keepAlive.noDelay', 'must be a boolean', ka.noDelay));
+  }
   const noDelay = ka.noDelay ?? true;
 
   const s = options.server;
   const maxFrameBytes = c.atLeast(64)('server.maxFrameBytes', s?.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES);
-  const handshakeTimeoutMs = c.positive('server.handshakeTimeoutMs', s?.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
+  // The shared tick checks the deadline: a shorter one could not be kept.
+  const handshakeTimeoutMs = c.duration(2 * tickMs)('server.handshakeTimeoutMs', s?.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
   const server: ResolvedServerOptions | undefined = s && {
     host: c.str('server.host', s.host, DEFAULT_HOST),
     port: c.port('server.port', s.port, DEFAULT_PORT),
@@ -88,17 +104,18 @@ export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): R
     if (names.has(cl.name)) throw new TypeError(invalidOption(`${p}.name`, 'must be unique', String(cl.name)));
     names.add(cl.name);
     const r = cl.reconnect ?? {};
-    const initialDelayMs = c.positive(`${p}.reconnect.initialDelayMs`, r.initialDelayMs, DEFAULT_RECONNECT.initialDelayMs);
+    const initialDelayMs = c.duration(1)(`${p}.reconnect.initialDelayMs`, r.initialDelayMs, DEFAULT_RECONNECT.initialDelayMs);
     return {
       name: cl.name,
       host: c.str(`${p}.host`, cl.host, DEFAULT_HOST),
       port: c.num(`${p}.port`, cl.port, DEFAULT_PORT, (n) => Number.isInteger(n) && n > 0 && n <= 65535, 'must be an integer from 1 to 65535'),
       tlsOptions: cl.tlsOptions,
       authToken: cl.authToken === undefined ? undefined : c.str(`${p}.authToken`, cl.authToken, ''),
+      waitForReadyMs: c.num(`${p}.waitForReadyMs`, cl.waitForReadyMs, 0, (n) => n >= 0 && n <= MAX_TIMER_MS, `must be a number of ms from 0 to ${MAX_TIMER_MS}`),
       reconnect: {
         initialDelayMs,
         maxDelayMs: c.num(`${p}.reconnect.maxDelayMs`, r.maxDelayMs, Math.max(DEFAULT_RECONNECT.maxDelayMs, initialDelayMs),
-          (n) => n >= initialDelayMs, `must be >= initialDelayMs (${initialDelayMs})`),
+          (n) => n >= initialDelayMs && n <= MAX_TIMER_MS, `must be from initialDelayMs (${initialDelayMs}) to ${MAX_TIMER_MS}`),
         factor: c.num(`${p}.reconnect.factor`, r.factor, DEFAULT_RECONNECT.factor, (n) => n >= 1, 'must be a number >= 1'),
         jitter: c.num(`${p}.reconnect.jitter`, r.jitter, DEFAULT_RECONNECT.jitter, (n) => n >= 0 && n <= 1, 'must be a number from 0 to 1'),
       },
@@ -106,8 +123,8 @@ export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): R
   });
 
   return {
-    nodeId: c.str('nodeId', options.nodeId, defaultNodeId()),
-    metadata: c.record('metadata', options.metadata),
+    nodeId: c.nodeId('nodeId', options.nodeId, defaultNodeId()),
+    metadata: c.metadata('metadata', options.metadata),
     heartbeat: { intervalMs, missedBeats, suspectAfterBeats },
     keepAlive: { enabled, idleMs, intervalMs: kaIntervalMs, probes, userTimeoutMs, noDelay },
     limits: { maxFrameBytes, handshakeTimeoutMs },

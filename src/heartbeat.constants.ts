@@ -6,6 +6,10 @@ export const HEARTBEAT_SCHEDULER = Symbol('HEARTBEAT_SCHEDULER');
 export const PRESENCE_HANDLERS_METADATA = 'nest-heartbeat:presence-handlers';
 
 export const DEFAULT_INTERVAL_MS = 1000;
+/** The shortest heartbeat interval accepted (API.md). */
+export const MIN_INTERVAL_MS = 10;
+/** The longest delay a Node timer keeps (2³¹−1 ms); anything above fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 export const DEFAULT_MISSED_BEATS = 3;
 export const DEFAULT_SUSPECT_AFTER_BEATS = 1;
 
@@ -24,5 +28,8 @@ export const DEFAULT_RECONNECT = { initialDelayMs: 200, maxDelayMs: 5000, factor
 
 /** How long a lost or left peer stays in the table. */
 export const DEPARTED_RETENTION_MS = 60_000;
-/** How long shutdown waits for peers to close after goodbye before cutting them. */
-export const GOODBYE_GRACE_MS = 200;
+/**
+ * How long a link that is ending (goodbye either way, refusal, our own close) may stay open
+ * before its socket is destroyed, whether or not the peer ever answers with FIN.
+ */
+export const CLOSE_GRACE_MS = 200;

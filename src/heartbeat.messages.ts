@@ -1,15 +1,34 @@
 /** Error and log texts, in one place. */
+
+/**
+ * A peer-supplied value as it may appear in a log line: at most 200 characters, then escaped,
+ * so a newline or a terminal escape from the wire cannot forge or garble log lines.
+ */
+export function peerText(value: unknown, max = 200): string {
+  let text: string;
+  try {
+    text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  if (text.length > max) text = `${text.slice(0, max)}…`;
+  return JSON.stringify(text).slice(1, -1);
+}
+
 export const invalidOption = (path: string, rule: string, value: unknown) =>
   `nest-heartbeat: option "${path}" ${rule} (got ${JSON.stringify(value) ?? String(value)})`;
 
-export const closingConnection = (address: string, why: string, reason: string) =>
-  `Closing ${address}: ${why} (${reason})`;
+export const closingConnection = (who: string, why: string, reason: string) =>
+  `Closing ${peerText(who)}: ${why} (${reason})`;
 
 export const handshakeTimedOut = (ms: number) => `no handshake or data within ${ms} ms`;
 export const authRejected = (hasToken: boolean) =>
   hasToken ? 'wrong auth token' : 'no auth token (this server requires one)';
-export const unsupportedProtocol = (version: unknown) => `unsupported protocol version ${JSON.stringify(version)}`;
-export const unexpectedControlFrame = (kind: string, phase: string) => `unexpected "${kind}" frame while ${phase}`;
+export const unsupportedProtocol = (version: unknown) => `unsupported protocol version ${peerText(version, 32)}`;
+export const unexpectedControlFrame = (kind: unknown, phase: string) => `unexpected "${peerText(kind, 32)}" frame while ${phase}`;
+export const malformedBeat = (kind: string) => `malformed "${kind}" frame (seq and t must be finite numbers)`;
+export const malformedIdentity = (frame: string, problem: string) => `malformed ${frame}: ${problem}`;
+export const goodbyeGraceOver = (ms: number) => `still open ${ms} ms after the link ended`;
 export const peerSilent = (silenceMs: number) => `silent for ${Math.round(silenceMs)} ms`;
 export const tlsHandshakeFailed = (code: string) => `TLS handshake failed or timed out (${code})`;
 export const pingFlood = (max: number) => `ping flood (over ${max} pings in one second)`;
@@ -19,7 +38,6 @@ export const frameTooLarge = (length: number, max: number) => `frame of ${length
 export const badLengthPrefix = (prefix: string) => `bad length prefix ${JSON.stringify(prefix)}`;
 export const invalidJson = (detail: string) => `invalid JSON (${detail})`;
 export const frameNotObject = () => 'frame is not a JSON object';
-export const malformedHello = () => 'malformed hello';
 
 export const handlerFailed = (owner: string, method: string, type: string) =>
   `@OnPeer handler ${owner}.${method} failed on "${type}"`;
@@ -27,10 +45,18 @@ export const nonStaticHandler = (owner: string, method: string) =>
   `Cannot register @OnPeer handler ${owner}.${method}: its provider is request-scoped or transient; use a singleton provider`;
 
 export const connectionClosed = (address: string) => `Connection to ${address} closed before the handshake`;
-export const handshakeRejected = (address: string, reason: string) => `${address} refused the handshake (${reason})`;
+export const handshakeRejected = (address: string, reason: string, message: unknown) =>
+  `${address} refused the handshake (${reason}: ${peerText(message)})`;
+export const authTokenRefused = (address: string) => `${address} refused our auth token`;
+export const authRetryNotice = (address: string, delayMs: number) =>
+  `${address} refuses our auth token; retrying every ${delayMs} ms (logged once; fix clients[].authToken)`;
 export const clientReconnecting = (address: string, delayMs: number, err: string) =>
   `cannot reach ${address} (${err}); retrying in ${delayMs} ms`;
 export const keepAliveUnavailable = (err: string) =>
   `Cannot set TCP keepalive options on a socket (${err}); heartbeats still run`;
 export const peerLost = (peerId: string, reason: string) => `Peer "${peerId}" was lost (${reason})`;
 export const peerLeft = (peerId: string) => `Peer "${peerId}" left`;
+export const peerUnavailable = (peer: string, status: string, reason: string | undefined, nextAttemptInMs: number | undefined) =>
+  `Peer "${peer}" is unavailable (${status}${reason ? `: ${reason}` : ''})`
+  + (nextAttemptInMs === undefined ? '' : nextAttemptInMs === 0 ? '; connecting now' : `; next attempt in ${Math.round(nextAttemptInMs)} ms`);
+export const clientClosed = () => 'the client was closed';

@@ -12,6 +12,7 @@ export { PresenceService } from './presence/presence.service.js';
 export { HeartbeatServer } from './transport/heartbeat-server.js';
 export { HeartbeatClient } from './transport/heartbeat-client.js';
 export { PeerLostError } from './errors/peer-lost.error.js';
+export { PeerUnavailableError } from './errors/peer-unavailable.error.js';
 export { HandshakeError } from './errors/handshake.error.js';
 export { OnPresenceEvent } from './decorators/on-presence-event.decorator.js';
 export { OnPeerJoined } from './decorators/on-peer-joined.decorator.js';

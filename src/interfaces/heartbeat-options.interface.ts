@@ -18,7 +18,7 @@ export interface KeepAliveOptions {
 
 /** Application heartbeat timing; see the Timing section of the README. */
 export interface HeartbeatTimingOptions {
-  /** A ping is sent whenever nothing was sent for this long. Default `1000`. */
+  /** A ping is sent whenever nothing was sent for this long. At least 10. Default `1000`. */
   intervalMs?: number;
   /** Lost after `missedBeats × intervalMs + intervalMs / 2` of silence. Default `3`. */
   missedBeats?: number;
@@ -61,6 +61,11 @@ export interface HeartbeatClientOptions {
   tlsOptions?: ConnectionOptions;
   authToken?: string;
   reconnect?: ReconnectOptions;
+  /**
+   * How long a `send`/`emit` made while there is no live link waits for one before it fails
+   * with `PeerUnavailableError`. Default `0`: fail at once.
+   */
+  waitForReadyMs?: number;
 }
 
 export interface HeartbeatModuleOptions {
@@ -106,4 +111,5 @@ export interface ResolvedClientOptions {
   tlsOptions?: ConnectionOptions;
   authToken?: string;
   reconnect: Required<ReconnectOptions>;
+  waitForReadyMs: number;
 }

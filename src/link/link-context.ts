@@ -1,6 +1,6 @@
 import type { Logger } from '@nestjs/common';
 import { detectionRule, type DetectionRule, type LinkStatus } from '../detector/failure-detector.js';
-import type { HeartbeatTicker, TickTarget } from '../detector/heartbeat-ticker.js';
+import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import type { ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
 import type { PeerStats } from '../interfaces/presence.interface.js';
 import type { CloseCause } from './close-cause.js';
@@ -47,7 +47,7 @@ export interface LinkContext {
   /** A peer with more than this queued and unread is cut. */
   maxQueuedBytes: number;
   keepAlive: ResolvedHeartbeatOptions['keepAlive'];
-  clock: Pick<HeartbeatTicker, 'now' | 'blockedSince'> & { add(target: TickTarget): void; remove(target: TickTarget): void };
+  clock: Pick<HeartbeatTicker, 'now' | 'blockedSince' | 'after' | 'add' | 'remove'>;
   reporter: LinkReporter;
   logger: Logger;
 }

@@ -3,12 +3,13 @@ import {
 } from '../detector/failure-detector.js';
 import { smoothRtt } from '../detector/rtt.js';
 import { HandshakeError } from '../errors/handshake.error.js';
+import { CLOSE_GRACE_MS } from '../heartbeat.constants.js';
 import * as messages from '../heartbeat.messages.js';
 import type { LossReason, PeerStats } from '../interfaces/presence.interface.js';
 import type { FrameListener, LinkTransport } from '../protocol/heartbeat-socket.js';
 import {
-  BYE, hello, isControlFrame, isValidHello, ping, pong, PROTOCOL_VERSION, reject, welcome,
-  type ControlFrame, type HelloFrame,
+  BYE, hello, identityFrameProblem, isControlFrame, isValidBeat, ping, pong, PROTOCOL_VERSION, reject, welcome,
+  type ControlFrame, type HelloFrame, type PingFrame, type PongFrame, type RejectFrame, type WelcomeFrame,
 } from '../protocol/frames.js';
 import { tokenMatches } from './auth-token.js';
 import { causeFromSocketError, type CloseCause } from './close-cause.js';
@@ -55,8 +56,11 @@ export class PeerLink implements FrameListener, LinkView {
   private rejectOpened!: (e: Error) => void;
   /** The first socket error, code or message: the kernel's verdict when the socket closes. */
   private socketError: string | undefined;
+  /** Armed when the link gets its cause: the socket is destroyed when it runs out. */
+  private cancelGrace: (() => void) | undefined;
+  /** Outbound: the server's refusal, for the handshake error. */
+  private refusal: RejectFrame | undefined;
   private seq = 0;
-  private failed = false;
   /** Pings received in the current one-second window (flood guard). */
   private pingWindowStart = 0;
   private pingsInWindow = 0;
@@ -96,9 +100,9 @@ export class PeerLink implements FrameListener, LinkView {
   }
 
   onFrame(frame: Record<string, unknown>, length: number): boolean {
-    // A link that failed (refused, protocol error, timeout) is dead at once: frames already read
-    // in the same chunk are not processed, so one connection cannot try many tokens per read.
-    if (this._phase === 'closed' || this.failed) return false;
+    // A link that is ending is deaf at once: frames already read in the same chunk are not
+    // processed (one connection cannot try many tokens per read, nothing after bye is served).
+    if (this._phase === 'closed' || this._cause !== undefined) return false;
     const now = this.ctx.clock.now();
     this._lastHeardAt = now;
     if (this._phase === 'open') this.setStatus(afterBeat(this._status));
@@ -120,11 +124,13 @@ export class PeerLink implements FrameListener, LinkView {
       }
       return;
     }
-    if (this._phase !== 'open' || !this._managed) return;
+    if (this._phase !== 'open') return;
+    // Every open link, stock clients included: replies queue here for a peer that does not read.
     if (this.transport.writableLength > this.ctx.maxQueuedBytes) {
       this.fail('protocol-error', messages.slowReader(this.transport.writableLength));
       return;
     }
+    if (!this._managed || this._cause !== undefined) return;
     const silence = now - this._lastHeardAt;
     const next = afterSilence(this._status, judgeSilence(silence, this.ctx.rule, this.ctx.clock.blockedSince(this._lastHeardAt)));
     if (next === 'lost') {
@@ -149,27 +155,43 @@ export class PeerLink implements FrameListener, LinkView {
     const wasOpen = this._phase === 'open';
     this._phase = 'closed';
     this._cause ??= causeFromSocketError(this.socketError);
+    this.cancelGrace?.();
     this.ctx.clock.remove(this);
     this.resolveClosed();
     if (wasOpen) this.ctx.reporter.closed(this);
-    else this.rejectOpened(new HandshakeError(this._cause, messages.connectionClosed(this.address)));
+    else this.rejectOpened(new HandshakeError(this._cause, this.handshakeFailure(this._cause)));
   }
 
   /** Graceful local close: goodbye, then FIN once it is flushed. */
   sayGoodbye(): void {
     if (this._phase === 'closed') return;
-    this._cause ??= 'local';
-    if (this._phase === 'open' && this._managed) this.send(BYE);
+    if (this.endWith('local') && this._phase === 'open' && this._managed) this.send(BYE);
     this.transport.end();
   }
 
-  /** Closes the link for a loss reason, with a logged reason. */
+  /** Closes the link for a loss reason, at once, with a logged reason. */
   fail(reason: LossReason, why: string): void {
-    if (this._phase === 'closed' || this._cause !== undefined) return;
-    this.failed = true;
-    this._cause = reason;
-    this.ctx.logger.warn(messages.closingConnection(this._peerId || this.address, why, reason));
+    if (this._phase === 'closed' || !this.endWith(reason)) return;
     this.transport.destroy();
+    this.ctx.logger.warn(messages.closingConnection(this._peerId || this.address, why, reason));
+  }
+
+  /**
+   * Gives the link its cause, once. From here on its socket is destroyed within CLOSE_GRACE_MS
+   * whatever the peer sends or withholds and whatever throws later: every ending goes through
+   * here, so no link can stay open once it is ending.
+   */
+  private endWith(cause: CloseCause): boolean {
+    if (this._cause !== undefined) return false;
+    this._cause = cause;
+    this.cancelGrace = this.ctx.clock.after(CLOSE_GRACE_MS, () => this.transport.destroy());
+    return true;
+  }
+
+  private handshakeFailure(cause: CloseCause): string {
+    if (cause === 'auth-failed' && this.refusal) return messages.authTokenRefused(this.address);
+    if (this.refusal) return messages.handshakeRejected(this.address, this.refusal.reason, this.refusal.message);
+    return messages.connectionClosed(this.address);
   }
 
   private setStatus(next: LinkStatus): void {
@@ -180,7 +202,6 @@ export class PeerLink implements FrameListener, LinkView {
   }
 
   private onDataFrame(): boolean {
-    if (this._cause === 'local') return false; // we said goodbye: no new work on this link
     if (this._phase === 'open' || this.direction === 'outbound') return true;
     // Inbound data before any hello: a stock ClientTCP, tracked by kernel keepalive only.
     if (this.auth.expect !== undefined) {
@@ -192,56 +213,80 @@ export class PeerLink implements FrameListener, LinkView {
     return true;
   }
 
+  /**
+   * Control frames by phase and direction: hello (inbound) and welcome/reject (outbound) only
+   * while handshaking, ping/pong/bye only once open. Anything else, a frame only the other side
+   * may send included, is a protocol error.
+   */
   private onControlFrame(frame: ControlFrame, now: number): void {
-    switch (frame.$hb) {
+    const kind: unknown = frame.$hb;
+    if (this._phase === 'handshaking') {
+      if (kind === 'hello' && this.direction === 'inbound') return this.onHello(frame as HelloFrame);
+      if (kind === 'welcome' && this.direction === 'outbound') return this.onWelcome(frame as WelcomeFrame);
+      if (kind === 'reject' && this.direction === 'outbound') return this.onReject(frame as RejectFrame);
+      return this.unexpected(kind);
+    }
+    switch (kind) {
       case 'ping':
-        // A peer pings only after an interval of its own silence: more than MAX_PINGS_PER_SECOND
-        // is a flood, not a heartbeat (each would cost a parse and a pong write).
-        if (now - this.pingWindowStart >= 1000) {
-          this.pingWindowStart = now;
-          this.pingsInWindow = 0;
-        }
-        if (++this.pingsInWindow > MAX_PINGS_PER_SECOND) return this.fail('protocol-error', messages.pingFlood(MAX_PINGS_PER_SECOND));
-        this.send(pong(frame));
-        if (typeof frame.rtt === 'number' && frame.rtt >= 0) this._rttMs = frame.rtt;
-        return;
+        return this.onPing(frame as PingFrame, now);
       case 'pong':
-        if (typeof frame.t === 'number' && frame.seq <= this.seq) {
-          this._stats.pongsReceived++;
-          this._rttMs = smoothRtt(this._rttMs, Math.max(0, now - frame.t));
-        }
-        return;
+        return this.onPong(frame as PongFrame, now);
       case 'bye':
-        this._cause ??= 'goodbye';
-        this.transport.end();
-        return;
-      case 'hello':
-        return this.onHello(frame);
-      case 'welcome':
-        if (this.direction !== 'outbound' || this._phase !== 'handshaking') return this.unexpected(frame.$hb);
-        if (frame.v !== PROTOCOL_VERSION) return this.fail('protocol-error', messages.unsupportedProtocol(frame.v));
-        this.open(String(frame.id), stringRecord(frame.meta));
-        this.resolveOpened();
-        return;
-      case 'reject':
-        this._cause ??= frame.reason === 'auth-failed' ? 'auth-failed' : 'protocol-error';
-        this.ctx.logger.warn(messages.handshakeRejected(this.address, `${this._cause}: ${frame.message}`));
-        this.transport.destroy();
+        // The peer leaves: FIN after what is queued; the grace cuts a peer that never closes.
+        if (this.endWith('goodbye')) this.transport.end();
         return;
       default:
-        return this.unexpected(String((frame as { $hb: unknown }).$hb));
+        return this.unexpected(kind);
     }
   }
 
+  private onPing(frame: PingFrame, now: number): void {
+    if (!isValidBeat(frame)) return this.fail('protocol-error', messages.malformedBeat('ping'));
+    // A peer pings only after an interval of its own silence: more than MAX_PINGS_PER_SECOND
+    // is a flood, not a heartbeat (each would cost a parse and a pong write).
+    if (now - this.pingWindowStart >= 1000) {
+      this.pingWindowStart = now;
+      this.pingsInWindow = 0;
+    }
+    if (++this.pingsInWindow > MAX_PINGS_PER_SECOND) return this.fail('protocol-error', messages.pingFlood(MAX_PINGS_PER_SECOND));
+    this.send(pong(frame));
+    // The peer's own RTT estimate, for the side that only answers; no RTT exceeds the link's age.
+    if (frame.rtt !== undefined && frame.rtt <= now - this.connectedAt) this._rttMs = frame.rtt;
+  }
+
+  private onPong(frame: PongFrame, now: number): void {
+    if (!isValidBeat(frame)) return this.fail('protocol-error', messages.malformedBeat('pong'));
+    // A sample from before this link or from the future is not a round trip of ours: ignored.
+    if (frame.seq > this.seq || frame.t < this.connectedAt || frame.t > now) return;
+    this._stats.pongsReceived++;
+    this._rttMs = smoothRtt(this._rttMs, now - frame.t);
+  }
+
   private onHello(frame: HelloFrame): void {
-    if (this.direction !== 'inbound' || this._phase !== 'handshaking') return this.unexpected('hello');
     if (frame.v !== PROTOCOL_VERSION) return this.refuse('protocol-error', messages.unsupportedProtocol(frame.v));
-    if (!isValidHello(frame)) return this.refuse('protocol-error', messages.malformedHello());
+    const problem = identityFrameProblem(frame);
+    if (problem) return this.refuse('protocol-error', messages.malformedIdentity('hello', problem));
     if (this.auth.expect !== undefined && !tokenMatches(this.auth.expect, frame.token)) {
       return this.refuse('auth-failed', messages.authRejected(frame.token !== undefined));
     }
     this.send(welcome(this.ctx.nodeId, this.ctx.metadata));
-    this.open(frame.id, stringRecord(frame.meta));
+    this.open(frame.id, { ...frame.meta });
+  }
+
+  private onWelcome(frame: WelcomeFrame): void {
+    if (frame.v !== PROTOCOL_VERSION) return this.fail('protocol-error', messages.unsupportedProtocol(frame.v));
+    const problem = identityFrameProblem(frame);
+    if (problem) return this.fail('protocol-error', messages.malformedIdentity('welcome', problem));
+    this.open(frame.id, { ...frame.meta });
+    this.resolveOpened();
+  }
+
+  /** The server refused us; it closes right after. Its reason and message are kept for the handshake error. */
+  private onReject(frame: RejectFrame): void {
+    const cause = frame.reason === 'auth-failed' ? 'auth-failed' : 'protocol-error';
+    this.refusal = { $hb: 'reject', reason: cause, message: messages.peerText(frame.message) };
+    if (this.endWith(cause)) this.transport.destroy();
+    this.ctx.logger.warn(messages.handshakeRejected(this.address, cause, frame.message));
   }
 
   private open(peerId: string, metadata: Record<string, string>): void {
@@ -257,7 +302,7 @@ export class PeerLink implements FrameListener, LinkView {
     this.fail(reason, why);
   }
 
-  private unexpected(kind: string): void {
+  private unexpected(kind: unknown): void {
     this.fail('protocol-error', messages.unexpectedControlFrame(kind, this._phase));
   }
 
@@ -266,9 +311,3 @@ export class PeerLink implements FrameListener, LinkView {
   }
 }
 
-function stringRecord(value: unknown): Record<string, string> {
-  if (typeof value !== 'object' || value === null) return {};
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(value)) if (typeof v === 'string') out[k] = v;
-  return out;
-}

@@ -40,12 +40,53 @@ export const ping = (seq: number, t: number, rtt?: number): PingFrame =>
 export const pong = (p: PingFrame): PongFrame => ({ $hb: 'pong', seq: p.seq, t: p.t });
 export const BYE: ByeFrame = Object.freeze({ $hb: 'bye' }) as ByeFrame;
 
-/** A hello is well formed when its identity fields have the right types. */
-export function isValidHello(f: ControlFrame): f is HelloFrame {
-  const h = f as HelloFrame;
-  return h.$hb === 'hello' && typeof h.id === 'string' && h.id.length > 0 && h.id.length <= 256
-    && (h.meta === undefined || (typeof h.meta === 'object' && h.meta !== null && !Array.isArray(h.meta)))
-    && (h.token === undefined || typeof h.token === 'string');
+/** Limits on what a peer says about itself (API.md "Sessions"); our own options obey them too. */
+export const MAX_NODE_ID_LENGTH = 256;
+export const MAX_METADATA_KEYS = 64;
+export const MAX_METADATA_BYTES = 4096;
+
+/** No control, format, surrogate or unassigned characters: a nodeId is shown in logs and dashboards. */
+const PRINTABLE = /^[^\p{C}]+$/u;
+
+/** What is wrong with a nodeId, or undefined when it is acceptable. */
+export function nodeIdProblem(id: unknown): string | undefined {
+  if (typeof id !== 'string' || id.length === 0) return 'must be a non-empty string';
+  if (id.length > MAX_NODE_ID_LENGTH) return `must be at most ${MAX_NODE_ID_LENGTH} characters`;
+  if (!PRINTABLE.test(id)) return 'must contain printable characters only';
+  return undefined;
+}
+
+/** What is wrong with a metadata map, or undefined when it is acceptable. `undefined` is an empty map. */
+export function metadataProblem(meta: unknown): string | undefined {
+  if (meta === undefined) return undefined;
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return 'must be an object of string values';
+  const entries = Object.entries(meta);
+  if (entries.length > MAX_METADATA_KEYS) return `must have at most ${MAX_METADATA_KEYS} keys`;
+  let bytes = 0;
+  for (const [key, value] of entries) {
+    if (typeof value !== 'string') return 'must be an object of string values';
+    bytes += Buffer.byteLength(key) + Buffer.byteLength(value);
+  }
+  if (bytes > MAX_METADATA_BYTES) return `must be at most ${MAX_METADATA_BYTES} bytes of keys and values in all`;
+  return undefined;
+}
+
+/** Why a hello or welcome is malformed (identity fields, types, limits), or undefined when it is well formed. */
+export function identityFrameProblem(f: HelloFrame | WelcomeFrame): string | undefined {
+  const idProblem = nodeIdProblem(f.id);
+  if (idProblem) return `nodeId ${idProblem}`;
+  const metaProblem = metadataProblem(f.meta);
+  if (metaProblem) return `metadata ${metaProblem}`;
+  if (f.$hb === 'hello' && f.token !== undefined && typeof f.token !== 'string') return 'token must be a string';
+  return undefined;
+}
+
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** A ping or pong is well formed when `seq` and `t` are finite numbers (and `rtt`, when present, one ≥ 0). */
+export function isValidBeat(f: PingFrame | PongFrame): boolean {
+  return isFiniteNumber(f.seq) && isFiniteNumber(f.t)
+    && (f.$hb === 'pong' || (f as PingFrame).rtt === undefined || (isFiniteNumber((f as PingFrame).rtt) && (f as PingFrame).rtt! >= 0));
 }
 
 /** `<length>#<json>` where length counts UTF-16 code units, as Nest's JsonSocket does. */

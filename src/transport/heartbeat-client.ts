@@ -1,10 +1,12 @@
 import { Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { ClientTCP, type TcpSocket } from '@nestjs/microservices';
+import { connectable, defer, mergeMap, Subject, type Observable } from 'rxjs';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import { PeerLostError } from '../errors/peer-lost.error.js';
+import { PeerUnavailableError } from '../errors/peer-unavailable.error.js';
 import * as messages from '../heartbeat.messages.js';
 import type { ResolvedClientOptions, ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
-import type { PeerInfo } from '../interfaces/presence.interface.js';
+import type { LossReason, PeerInfo } from '../interfaces/presence.interface.js';
 import { isDeparture } from '../link/close-cause.js';
 import { createLinkContext, type LinkContext } from '../link/link-context.js';
 import type { PeerLink } from '../link/peer-link.js';
@@ -27,6 +29,13 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
   private reconnectTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
   private autoReconnect = false;
+  /** Epoch ms of the next attempt while the reconnect timer runs. */
+  private nextAttemptAt: number | undefined;
+  /** The server's nodeId, once any handshake succeeded. */
+  private everReached: string | undefined;
+  private refusalLogged = false;
+  /** Calls waiting (up to waitForReadyMs) for the link. */
+  private readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
 
   constructor(
     private readonly client: ResolvedClientOptions,
@@ -53,17 +62,36 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
     return this.peerId === undefined ? undefined : this.table.get(this.peerId);
   }
 
-  /** Resolves once connected and the server accepted the handshake. Turns automatic reconnection on. */
+  /**
+   * Starts the connection loop if it is not running, and resolves once the link is open (the
+   * server accepted the handshake). Between two attempts of the loop it fails at once with
+   * `PeerUnavailableError`: connecting is the loop's job, on its backoff, never a caller's.
+   */
   override connect(): Promise<any> {
-    this.autoReconnect = true;
+    if (!this.autoReconnect) {
+      this.autoReconnect = true;
+      if (!this.reconnectTimer && !this.handshake) this.dial();
+    }
+    if (this.isReady()) return Promise.resolve();
     if (this.handshake) return this.handshake;
-    // Once connected, the handshake of the link that connection made (createSocket set it).
-    const handshake = super.connect().then(() => this.link!.opened);
-    this.handshake = handshake;
-    handshake.catch(() => {
-      if (this.handshake === handshake) this.handshake = null;
-    });
-    return handshake;
+    return Promise.reject(this.unavailable());
+  }
+
+  /**
+   * Requests go out only on a live link. With none, the call waits for an attempt already under
+   * way, else fails at once with `PeerUnavailableError`; with `waitForReadyMs`, it waits up to
+   * that long for the link.
+   */
+  override send<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
+    return defer(() => this.whenReady()).pipe(mergeMap(() => super.send<TResult, TInput>(pattern, data)));
+  }
+
+  /** Like `send`; eager, as Nest's `emit` is: the event goes out (or fails) whether or not anyone subscribes. */
+  override emit<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
+    const source = connectable(defer(() => this.whenReady()).pipe(mergeMap(() => super.emit<TResult, TInput>(pattern, data))),
+      { connector: () => new Subject<TResult>(), resetOnDisconnect: false });
+    source.connect();
+    return source;
   }
 
   /** Says goodbye (the server records `left`), closes, and stops reconnecting. */
@@ -71,8 +99,10 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
     this.autoReconnect = false;
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
+    this.nextAttemptAt = undefined;
     this.link?.sayGoodbye();
     super.close();
+    this.settleWaiters(this.unavailable());
   }
 
   onApplicationBootstrap(): void {
@@ -85,7 +115,7 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
 
   override createSocket(): TcpSocket {
     const framed = super.createSocket() as HeartbeatSocket;
-    // The hello goes out on 'connect', before any user write: connect() resolves only after the welcome.
+    // The hello goes out on 'connect', before any user write: the link is ready only after the welcome.
     this.link = attachLink(framed, 'outbound', this.ctx, this.target, { present: this.client.authToken });
     return framed;
   }
@@ -98,13 +128,73 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
     this.scheduleReconnect();
   }
 
+  /** One attempt of the loop: the only place a connection is opened. */
+  private dial(): void {
+    this.nextAttemptAt = undefined;
+    // Once connected, the handshake of the link that connection made (createSocket set it).
+    const handshake = super.connect().then(() => this.link!.opened);
+    this.handshake = handshake;
+    handshake.then(
+      () => {
+        this.attempt = 0;
+        this.refusalLogged = false;
+        this.everReached = this.link?.peerId || this.everReached;
+        this.settleWaiters();
+      },
+      () => {
+        if (this.handshake === handshake) this.handshake = null;
+      },
+    );
+  }
+
+  private isReady(): boolean {
+    return this.link !== null && this.link.phase === 'open' && this.link.cause === undefined;
+  }
+
+  private whenReady(): Promise<void> {
+    if (!this.autoReconnect) this.connect().catch(() => undefined);
+    if (this.isReady()) return Promise.resolve();
+    const waitMs = this.client.waitForReadyMs;
+    if (waitMs <= 0 || !this.autoReconnect) {
+      // An attempt under way (bounded by handshakeTimeoutMs) is awaited; between attempts, fail at once.
+      if (this.handshake) return this.handshake.then(() => undefined, () => Promise.reject(this.unavailable()));
+      return Promise.reject(this.unavailable());
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter = { resolve, reject, timer: setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(this.unavailable());
+      }, waitMs) };
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** Resolves every waiting call (the link is open), or fails them with `error`. */
+  private settleWaiters(error?: Error): void {
+    for (const waiter of this.waiters) {
+      clearTimeout(waiter.timer);
+      if (error) waiter.reject(error);
+      else waiter.resolve();
+    }
+    this.waiters.clear();
+  }
+
+  private unavailable(): PeerUnavailableError {
+    const cause = this.link?.cause;
+    const reason = cause !== undefined && !isDeparture(cause) ? cause as LossReason : undefined;
+    const status = (this.everReached && this.table.status(this.everReached)) || 'unknown';
+    const nextAttemptInMs = this.handshake ? 0
+      : this.nextAttemptAt === undefined ? undefined : Math.max(0, this.nextAttemptAt - Date.now());
+    return new PeerUnavailableError(this.everReached, status, reason, nextAttemptInMs, this.target);
+  }
+
   /** Each callback fails in its own try/catch so one failure cannot strand the rest. */
   private failInFlight(link: PeerLink): void {
     if (this.routingMap.size === 0) return;
     const cause = link.cause!;
     const error = isDeparture(cause)
       ? new PeerLostError(link.peerId || this.target, 'left')
-      : new PeerLostError(link.peerId || this.target, 'lost', cause as Exclude<typeof cause, 'goodbye' | 'local'>);
+      : new PeerLostError(link.peerId || this.target, 'lost', cause as LossReason);
     const callbacks = [...this.routingMap.values()];
     this.routingMap.clear();
     for (const callback of callbacks) {
@@ -118,11 +208,19 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
 
   private scheduleReconnect(): void {
     if (!this.autoReconnect || this.reconnectTimer) return;
-    const delay = backoffDelay(this.attempt++, this.client.reconnect);
-    this.log.warn(messages.clientReconnecting(this.target, delay, this.link?.lastError ?? 'closed')); // the logger context names the client
+    let delay = backoffDelay(this.attempt++, this.client.reconnect);
+    if (this.link?.cause === 'auth-failed') {
+      // A refused token will not start working on its own: retry at the slowest pace, say so once.
+      delay = this.client.reconnect.maxDelayMs;
+      if (!this.refusalLogged) this.log.error(messages.authRetryNotice(this.target, delay));
+      this.refusalLogged = true;
+    } else {
+      this.log.warn(messages.clientReconnecting(this.target, delay, this.link?.lastError ?? 'closed')); // the logger context names the client
+    }
+    this.nextAttemptAt = Date.now() + delay;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
-      this.connect().then(() => (this.attempt = 0), () => undefined);
+      this.dial();
     }, delay);
   }
 }

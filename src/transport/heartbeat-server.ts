@@ -2,12 +2,14 @@ import { Logger } from '@nestjs/common';
 import { ServerTCP, type TcpSocket } from '@nestjs/microservices';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
-import { GOODBYE_GRACE_MS } from '../heartbeat.constants.js';
 import * as messages from '../heartbeat.messages.js';
 import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../interfaces/heartbeat-options.interface.js';
 import { createLinkContext, type LinkContext, type LinkReporter } from '../link/link-context.js';
 import type { PeerLink } from '../link/peer-link.js';
 import { attachLink, frameAccepted, remoteAddress } from './attach-link.js';
+
+const ROUTE_MEMO_ENTRIES = 1000;
+const ROUTE_MEMO_MAX_CHARS = 1024;
 
 /**
  * Nest's TCP transport with presence: every accepted socket gets kernel keepalive options and a
@@ -19,7 +21,7 @@ import { attachLink, frameAccepted, remoteAddress } from './attach-link.js';
  */
 export class HeartbeatServer extends ServerTCP {
   private readonly sockets = new Map<PeerLink, Socket>();
-  /** Route of each pattern string seen (bounded: patterns come from the wire). */
+  /** Route of each pattern string that has a handler (bounded: patterns come from the wire). */
   private readonly routes = new Map<string, string>();
   private readonly ctx: LinkContext;
 
@@ -57,18 +59,13 @@ export class HeartbeatServer extends ServerTCP {
   /**
    * Goodbye to every peer and FIN, then Nest's close. The links that said goodbye are left to
    * close when their peers answer, so this returns at once and the rest of the application
-   * (its clients) says goodbye in the same moment; a peer that does not answer within a short
-   * grace is cut.
+   * (its clients) says goodbye in the same moment; each link cuts a peer that does not answer
+   * within its close grace.
    */
   override close(): void {
-    const closing = [...this.sockets];
-    for (const [link, socket] of closing) {
+    for (const [link, socket] of this.sockets) {
       link.sayGoodbye();
       this.openSockets.delete(socket);
-    }
-    if (closing.length > 0) {
-      const timer = setTimeout(() => closing.forEach(([, socket]) => socket.destroy()), GOODBYE_GRACE_MS);
-      void Promise.all(closing.map(([link]) => link.closed)).then(() => clearTimeout(timer));
     }
     super.close();
   }
@@ -82,7 +79,11 @@ export class HeartbeatServer extends ServerTCP {
     let route = this.routes.get(pattern);
     if (route === undefined) {
       route = super.getRouteFromPattern(pattern);
-      if (this.routes.size < 1000) this.routes.set(pattern, route);
+      // Only patterns that reach a handler, and short ones: a peer cannot fill the memo with
+      // unroutable or huge patterns (at most ROUTE_MEMO_ENTRIES × ROUTE_MEMO_MAX_CHARS).
+      if (this.routes.size < ROUTE_MEMO_ENTRIES && pattern.length <= ROUTE_MEMO_MAX_CHARS && this.messageHandlers.has(route)) {
+        this.routes.set(pattern, route);
+      }
     }
     return route;
   }

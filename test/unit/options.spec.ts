@@ -9,7 +9,7 @@ describe('options: defaults and validation', () => {
     expect(o.keepAlive).toEqual({ enabled: true, idleMs: 5000, intervalMs: 1000, probes: 4, userTimeoutMs: 9000, noDelay: true });
     expect(o.server).toEqual({ host: '127.0.0.1', port: 3000, tlsOptions: undefined, authToken: undefined });
     expect(o.limits).toEqual({ maxFrameBytes: 4 * 1024 * 1024, handshakeTimeoutMs: 10_000 });
-    expect(o.clients[0]).toMatchObject({ name: 'A', host: '127.0.0.1', port: 3000, reconnect: { initialDelayMs: 200, maxDelayMs: 5000, factor: 2, jitter: 0.2 } });
+    expect(o.clients[0]).toMatchObject({ name: 'A', host: '127.0.0.1', port: 3000, waitForReadyMs: 0, reconnect: { initialDelayMs: 200, maxDelayMs: 5000, factor: 2, jitter: 0.2 } });
   });
 
   it('finds a half-open idle link within 10 s with the keepalive defaults', () => {
@@ -19,7 +19,18 @@ describe('options: defaults and validation', () => {
   });
 
   it.each<[string, HeartbeatModuleOptions, RegExp]>([
-    ['negative interval', { heartbeat: { intervalMs: -5 } }, /"heartbeat\.intervalMs" must be a number > 0 \(got -5\)/],
+    ['negative interval', { heartbeat: { intervalMs: -5 } }, /"heartbeat\.intervalMs" must be a number of ms from 10 to 2147483647 \(got -5\)/],
+    ['interval below 10 ms (a healthy link would flap)', { heartbeat: { intervalMs: 1 } }, /"heartbeat\.intervalMs" must be a number of ms from 10/],
+    ['interval past the timer limit', { heartbeat: { intervalMs: 2 ** 31 } }, /"heartbeat\.intervalMs"/],
+    ['handshake timeout shorter than two ticks', { heartbeat: { intervalMs: 1000 }, server: { handshakeTimeoutMs: 150 } }, /"server\.handshakeTimeoutMs" must be a number of ms from 200/],
+    ['reconnect delay past the timer limit (Node would fire it after 1 ms)', { clients: [{ name: 'A', reconnect: { maxDelayMs: 2 ** 31 } }] }, /"clients\[0\]\.reconnect\.maxDelayMs" must be from initialDelayMs \(200\) to 2147483647/],
+    ['initial reconnect delay past the timer limit', { clients: [{ name: 'A', reconnect: { initialDelayMs: 2 ** 32 } }] }, /"clients\[0\]\.reconnect\.initialDelayMs"/],
+    ['negative waitForReadyMs', { clients: [{ name: 'A', waitForReadyMs: -1 }] }, /"clients\[0\]\.waitForReadyMs"/],
+    ['user timeout past the timer limit', { keepAlive: { userTimeoutMs: 2 ** 31 } }, /"keepAlive\.userTimeoutMs"/],
+    ['nodeId over 256 characters', { nodeId: 'n'.repeat(257) }, /"nodeId" must be at most 256 characters/],
+    ['nodeId with a newline', { nodeId: 'a\nb' }, /"nodeId" must contain printable characters only/],
+    ['metadata over 64 keys', { metadata: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) }, /"metadata" must have at most 64 keys/],
+    ['metadata over 4 KiB', { metadata: { big: 'x'.repeat(4097) } }, /"metadata" must be at most 4096 bytes/],
     ['missedBeats < 1', { heartbeat: { missedBeats: 0 } }, /"heartbeat\.missedBeats" must be an integer >= 1/],
     ['suspectAfterBeats > missedBeats', { heartbeat: { missedBeats: 2, suspectAfterBeats: 3 } }, /"heartbeat\.suspectAfterBeats"/],
     ['port out of range', { server: { port: 70000 } }, /"server\.port" must be an integer from 0 to 65535 \(got 70000\)/],
@@ -31,6 +42,7 @@ describe('options: defaults and validation', () => {
     ['maxDelay < initialDelay', { clients: [{ name: 'A', reconnect: { initialDelayMs: 500, maxDelayMs: 100 } }] }, /"clients\[0\]\.reconnect\.maxDelayMs"/],
     ['non-string metadata', { metadata: { version: 2 } as never }, /"metadata" must be an object of string values/],
     ['empty nodeId', { nodeId: '' }, /"nodeId" must be a non-empty string/],
+    ['noDelay not a boolean', { keepAlive: { noDelay: 'yes' as never } }, /"keepAlive\.noDelay" must be a boolean/],
     ['tiny maxFrameBytes', { server: { maxFrameBytes: 10 } }, /"server\.maxFrameBytes"/],
   ])('rejects %s, naming the option', (_what, options, message) => {
     expect(() => resolveHeartbeatOptions(options)).toThrow(message);
