@@ -35,6 +35,11 @@ export class HeartbeatTicker implements OnApplicationShutdown {
     this.lag = new LoopLag(this.tickMs, 4 * rule.lostAfterMs);
   }
 
+  /** The RxJS scheduler time runs on (virtual in tests). */
+  get rxScheduler(): SchedulerLike {
+    return this.scheduler;
+  }
+
   /** Epoch ms; sub-millisecond on real time, so loopback RTTs are not all 0. */
   now(): number {
     return this.scheduler === asyncScheduler ? performance.timeOrigin + performance.now() : this.scheduler.now();

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { Subject, type Observable } from 'rxjs';
+import { auditTime, Subject, type Observable } from 'rxjs';
 import type { LinkStatus } from '../detector/failure-detector.js';
 import { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import { DEPARTED_RETENTION_MS } from '../heartbeat.constants.js';
@@ -39,6 +39,9 @@ export function presenceTransition(previous: PeerStatus | undefined, next: PeerS
   }
 }
 
+/** Coalescing window of `changes$` (and so of `PresenceService.peers$`). */
+const CHANGES_AUDIT_MS = 10;
+
 interface PeerEntry {
   id: string;
   /** Open links, oldest first. */
@@ -76,10 +79,12 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
 
   /** Every presence event, hot; never errors. */
   readonly events$: Observable<PresenceEvent> = this.events.asObservable();
-  /** Fires after every change of the table (status, membership, expiry). */
-  readonly changes$: Observable<void> = this.changes.asObservable();
+  /** Fires after changes of the table (status, membership, expiry), coalesced: a burst of joins is one change. */
+  readonly changes$: Observable<void>;
 
-  constructor(@Inject(HeartbeatTicker) private readonly clock: HeartbeatTicker) {}
+  constructor(@Inject(HeartbeatTicker) private readonly clock: HeartbeatTicker) {
+    this.changes$ = this.changes.pipe(auditTime(CHANGES_AUDIT_MS, clock.rxScheduler));
+  }
 
   list(): PeerInfo[] {
     const out: PeerInfo[] = [];

@@ -1,12 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
-  auditTime, concat, defer, distinctUntilChanged, EMPTY, filter, map, merge, of, type Observable,
+  concat, defer, distinctUntilChanged, EMPTY, filter, map, merge, of, type Observable,
 } from 'rxjs';
 import type { PeerInfo, PeerStatus, PresenceEvent } from '../interfaces/presence.interface.js';
 import { PeerTable } from './peer-table.js';
-
-/** Coalesces `peers$` updates: a burst of joins makes one table, not one per join. */
-const PEERS_AUDIT_MS = 10;
 
 /**
  * The live peer table, inbound and outbound alike, keyed by the peer's nodeId, as RxJS streams
@@ -21,7 +18,7 @@ export class PresenceService {
 
   constructor(@Inject(PeerTable) private readonly table: PeerTable) {
     this.events$ = table.events$;
-    this.peers$ = defer(() => merge(of(undefined), table.changes$.pipe(auditTime(PEERS_AUDIT_MS))))
+    this.peers$ = defer(() => merge(of(undefined), table.changes$))
       .pipe(map(() => table.list()));
   }
 

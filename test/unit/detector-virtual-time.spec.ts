@@ -190,4 +190,111 @@ describe('failure detector on virtual time', () => {
     for (const p of peers) p.close();
     expect(world.ticker.running).toBe(false);
   });
+
+  describe('every ending ends (issue 10)', () => {
+    it('a peer that says bye is left and its socket is cut within the grace, even if it never closes', () => {
+      const { clock, peer, events } = joined();
+      clock.runUntil(500);
+      peer.receive({ $hb: 'bye' });
+      expect(peer.transport.ended).toBe(true); // our FIN
+      expect(peer.transport.destroyed).toBe(false);
+      clock.runUntil(500 + 200);
+      expect(peer.transport.destroyed).toBe(true); // the peer held its socket open: cut
+      peer.close();
+      expect(events.map((e) => e.type)).toEqual(['joined', 'left']);
+    });
+
+    it('nothing after bye is served, not even frames read in the same chunk', () => {
+      const { peer } = joined();
+      peer.receive({ $hb: 'bye' });
+      expect(peer.receive({ pattern: 'echo', data: 1, id: 'x' })).toBe(false);
+      expect(peer.receive({ $hb: 'ping', seq: 1, t: 0 })).toBe(false);
+      expect(peer.transport.kinds()).toEqual(['welcome']); // no pong after bye
+    });
+
+    it('bye (or anything but hello) before the handshake on a server with a token is a protocol error, closed at once', () => {
+      const world = virtualWorld();
+      const peer = world.inbound({ expect: 's3cret' });
+      peer.receive({ $hb: 'bye' });
+      expect(peer.transport.destroyed).toBe(true);
+      expect(peer.link.cause).toBe('protocol-error');
+    });
+
+    it.each([
+      ['reject', { $hb: 'reject', reason: 'auth-failed', message: { toString: 1 } }],
+      ['welcome', { $hb: 'welcome', v: 1, id: 'x', meta: {} }],
+      ['unknown', { $hb: 'evil\nline' }],
+    ])('a %s frame from a client is a protocol error: destroyed at once, logged escaped', (_kind, frame) => {
+      const world = virtualWorld();
+      const peer = world.inbound();
+      peer.hello('peer-1');
+      peer.receive(frame);
+      expect(peer.transport.destroyed).toBe(true);
+      expect(peer.link.cause).toBe('protocol-error');
+      expect(world.warnings.at(-1)).toMatch(/unexpected/);
+      expect(world.warnings.at(-1)).not.toContain('\n');
+    });
+
+    it('a malformed ping closes the link; a pong from before the link or from the future is no RTT sample', () => {
+      const world = virtualWorld({ heartbeat: { intervalMs: 1000 } });
+      world.clock.runUntil(500);
+      const a = world.inbound(); // connected at 500
+      a.hello('a');
+      world.clock.runUntil(1500);
+      a.receive({ $hb: 'pong', seq: 1, t: 0 }); // t: 0 is before this link
+      a.receive({ $hb: 'pong', seq: 1, t: world.clock.now + 5000 });
+      expect(world.presence.get('a')?.rttMs).toBeUndefined();
+      a.receive({ $hb: 'ping', seq: 'x', t: 5 });
+      expect(a.link.cause).toBe('protocol-error');
+      expect(a.transport.kinds()).not.toContain('pong');
+    });
+
+    it.each([
+      ['a nodeId over 256 characters', { id: 'n'.repeat(257) }, /nodeId must be at most 256/],
+      ['a nodeId with a newline', { id: 'a\nb' }, /printable/],
+      ['metadata over 64 keys', { meta: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v'])) }, /at most 64 keys/],
+      ['metadata over 4 KiB', { meta: { big: 'x'.repeat(4097) } }, /4096 bytes/],
+      ['non-string metadata', { meta: { n: 1 } }, /string values/],
+    ])('refuses a hello with %s (protocol-error), and no peer joins', (_what, fields, message) => {
+      const world = virtualWorld();
+      const peer = world.inbound();
+      peer.receive({ $hb: 'hello', v: 1, id: 'ok', meta: {}, ...fields });
+      expect(peer.transport.sent[0].frame).toMatchObject({ $hb: 'reject', reason: 'protocol-error', message: expect.stringMatching(message) });
+      expect(peer.link.cause).toBe('protocol-error');
+      expect(world.events).toEqual([]);
+    });
+  });
+
+  describe('retention ends on time (issue 10)', () => {
+    it('a departed peer leaves peers$ after 60 s with nobody calling peers() or get()', () => {
+      const { clock, peer, presence } = joined();
+      const tables: string[][] = [];
+      presence.peers$.subscribe((t) => tables.push(t.map((p) => `${p.id}:${p.status}`)));
+      peer.close('ECONNRESET');
+      clock.runUntil(clock.now + 100);
+      expect(tables.at(-1)).toEqual(['peer-1:lost']);
+      const lostAt = clock.now;
+      clock.runUntil(lostAt + 59_000);
+      expect(tables.at(-1)).toEqual(['peer-1:lost']);
+      clock.runUntil(lostAt + 60_100);
+      expect(tables.at(-1)).toEqual([]);
+    });
+
+    it('keeps left and lost peers 60 s in peers() and get(), then forgets both', () => {
+      const world = virtualWorld();
+      const a = world.inbound();
+      a.hello('a');
+      const b = world.inbound();
+      b.hello('b');
+      a.receive({ $hb: 'bye' });
+      a.close();
+      b.close('ECONNRESET');
+      world.clock.runUntil(59_900);
+      expect(world.presence.peers().map((p) => [p.id, p.status])).toEqual([['a', 'left'], ['b', 'lost']]);
+      expect(world.presence.get('a')?.status).toBe('left');
+      world.clock.runUntil(60_100);
+      expect(world.presence.peers()).toEqual([]);
+      expect(world.presence.get('b')).toBeUndefined();
+    });
+  });
 });
