@@ -34,3 +34,5 @@ export const keepAliveUnavailable = (err: string) =>
   `Cannot set TCP keepalive options on a socket (${err}); heartbeats still run`;
 export const peerLost = (peerId: string, reason: string) => `Peer "${peerId}" was lost (${reason})`;
 export const peerLeft = (peerId: string) => `Peer "${peerId}" left`;
+
+export const metricsUnavailable = (err: string) => `OpenTelemetry metrics are off: ${err}`;

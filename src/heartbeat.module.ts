@@ -3,6 +3,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { HeartbeatTicker } from './detector/heartbeat-ticker.js';
 import { HEARTBEAT_RESOLVED_OPTIONS } from './heartbeat.constants.js';
 import { invalidOption } from './heartbeat.messages.js';
+import { HeartbeatMetrics } from './metrics/heartbeat-metrics.js';
 import {
   HEARTBEAT_ASYNC_OPTIONS_TYPE, HEARTBEAT_MODULE_OPTIONS, HEARTBEAT_OPTIONS_TYPE, HeartbeatConfigurableModule,
 } from './heartbeat.module-definition.js';
@@ -29,6 +30,7 @@ import { HeartbeatServer } from './transport/heartbeat-server.js';
     PresenceService,
     PresenceMetadataAccessor,
     PresenceExplorer,
+    HeartbeatMetrics,
   ],
   exports: [PresenceService, HEARTBEAT_RESOLVED_OPTIONS],
 })

@@ -5,6 +5,7 @@ import { smoothRtt } from '../detector/rtt.js';
 import { HandshakeError } from '../errors/handshake.error.js';
 import * as messages from '../heartbeat.messages.js';
 import type { LossReason, PeerStats } from '../interfaces/presence.interface.js';
+import { rttSampled } from '../metrics/rtt-samples.js';
 import type { FrameListener, LinkTransport } from '../protocol/heartbeat-socket.js';
 import {
   BYE, hello, isControlFrame, isValidHello, ping, pong, PROTOCOL_VERSION, reject, welcome,
@@ -208,7 +209,9 @@ export class PeerLink implements FrameListener, LinkView {
       case 'pong':
         if (typeof frame.t === 'number' && frame.seq <= this.seq) {
           this._stats.pongsReceived++;
-          this._rttMs = smoothRtt(this._rttMs, Math.max(0, now - frame.t));
+          const rtt = Math.max(0, now - frame.t);
+          this._rttMs = smoothRtt(this._rttMs, rtt);
+          rttSampled(this.ctx.reporter, rtt);
         }
         return;
       case 'bye':
