@@ -36,3 +36,7 @@ export const peerLost = (peerId: string, reason: string) => `Peer "${peerId}" wa
 export const peerLeft = (peerId: string) => `Peer "${peerId}" left`;
 
 export const metricsUnavailable = (err: string) => `OpenTelemetry metrics are off: ${err}`;
+export const noShutdownHooks = (signals: string[]) =>
+  `${signals.join(' and ')} will not run shutdown hooks: no goodbye is sent, so peers will report this process lost ` +
+  '(closed-without-goodbye) instead of left on every deploy. Call app.enableShutdownHooks() ' +
+  '(before app.listen(), or right after NestFactory.createApplicationContext())';

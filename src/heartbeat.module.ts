@@ -3,12 +3,13 @@ import { DiscoveryModule } from '@nestjs/core';
 import { HeartbeatTicker } from './detector/heartbeat-ticker.js';
 import { HEARTBEAT_RESOLVED_OPTIONS } from './heartbeat.constants.js';
 import { invalidOption } from './heartbeat.messages.js';
-import { HeartbeatMetrics } from './metrics/heartbeat-metrics.js';
 import {
   HEARTBEAT_ASYNC_OPTIONS_TYPE, HEARTBEAT_MODULE_OPTIONS, HEARTBEAT_OPTIONS_TYPE, HeartbeatConfigurableModule,
 } from './heartbeat.module-definition.js';
 import { resolveHeartbeatOptions, type ResolvedHeartbeatOptions } from './heartbeat-options.js';
 import type { HeartbeatModuleOptions } from './interfaces/heartbeat-options.interface.js';
+import { ShutdownHooksCheck } from './lifecycle/shutdown-hooks.check.js';
+import { HeartbeatMetrics } from './metrics/heartbeat-metrics.js';
 import { PresenceMetadataAccessor } from './presence/presence-metadata.accessor.js';
 import { PresenceExplorer } from './presence/presence.explorer.js';
 import { PeerTable } from './presence/peer-table.js';
@@ -31,6 +32,7 @@ import { HeartbeatServer } from './transport/heartbeat-server.js';
     PresenceMetadataAccessor,
     PresenceExplorer,
     HeartbeatMetrics,
+    ShutdownHooksCheck,
   ],
   exports: [PresenceService, HEARTBEAT_RESOLVED_OPTIONS],
 })
