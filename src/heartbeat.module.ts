@@ -10,6 +10,7 @@ import { resolveHeartbeatOptions, type ResolvedHeartbeatOptions } from './heartb
 import type { HeartbeatModuleOptions } from './interfaces/heartbeat-options.interface.js';
 import { ShutdownHooksCheck } from './lifecycle/shutdown-hooks.check.js';
 import { HeartbeatMetrics } from './metrics/heartbeat-metrics.js';
+import { PresenceLog } from './presence/presence-log.js';
 import { PresenceMetadataAccessor } from './presence/presence-metadata.accessor.js';
 import { PresenceExplorer } from './presence/presence.explorer.js';
 import { PeerTable } from './presence/peer-table.js';
@@ -33,6 +34,7 @@ import { HeartbeatServer } from './transport/heartbeat-server.js';
     PresenceExplorer,
     HeartbeatMetrics,
     ShutdownHooksCheck,
+    PresenceLog,
   ],
   exports: [PresenceService, HEARTBEAT_RESOLVED_OPTIONS],
 })

@@ -1,6 +1,8 @@
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import * as messages from '../heartbeat.messages.js';
 
+const CHECK_DELAY_MS = 1000;
+
 /** One warning per process, however many applications it runs. */
 let warned = false;
 
@@ -10,8 +12,9 @@ let warned = false;
  * alarm on each deploy. Any SIGTERM listener counts as handled: `enableShutdownHooks()`
  * registers one, and so does an application that closes itself in its own handler.
  *
- * Checked one macrotask after bootstrap: `NestFactory.createApplicationContext()` bootstraps
- * before it returns, so `enableShutdownHooks()` can only be called after that.
+ * Checked a second after bootstrap, not at it: `NestFactory.createApplicationContext()` and a
+ * microservice's `init()` bootstrap before they return (the latter then still awaits a dynamic
+ * import), so `enableShutdownHooks()` is often called just after.
  */
 @Injectable()
 export class ShutdownHooksCheck implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -19,7 +22,7 @@ export class ShutdownHooksCheck implements OnApplicationBootstrap, OnApplication
   private timer: NodeJS.Timeout | undefined;
 
   onApplicationBootstrap(): void {
-    this.timer = setTimeout(() => this.check(), 0).unref();
+    this.timer = setTimeout(() => this.check(), CHECK_DELAY_MS).unref();
   }
 
   onApplicationShutdown(): void {

@@ -2,7 +2,6 @@ import { Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } f
 import { ClientTCP, type TcpSocket } from '@nestjs/microservices';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import { PeerLostError } from '../errors/peer-lost.error.js';
-import * as messages from '../heartbeat.messages.js';
 import type { ResolvedClientOptions, ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
 import type { PeerInfo } from '../interfaces/presence.interface.js';
 import { isDeparture } from '../link/close-cause.js';
@@ -12,6 +11,7 @@ import type { PeerTable } from '../presence/peer-table.js';
 import { HeartbeatSocket } from '../protocol/heartbeat-socket.js';
 import { attachLink } from './attach-link.js';
 import { backoffDelay } from './backoff.js';
+import { ReconnectLog, type LogLine } from './reconnect-log.js';
 
 /**
  * Nest's ClientTCP with presence: it handshakes, heartbeats, reconnects with capped exponential
@@ -27,6 +27,7 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
   private reconnectTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
   private autoReconnect = false;
+  private readonly reconnectLog: ReconnectLog;
 
   constructor(
     private readonly client: ResolvedClientOptions,
@@ -41,6 +42,7 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
     this.target = `${client.host}:${client.port}`;
     this.log = log;
     this.ctx = ctx;
+    this.reconnectLog = new ReconnectLog(this.target, client.reconnect);
   }
 
   /** The server's nodeId once the handshake completed. */
@@ -86,7 +88,9 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
   override createSocket(): TcpSocket {
     const framed = super.createSocket() as HeartbeatSocket;
     // The hello goes out on 'connect', before any user write: connect() resolves only after the welcome.
-    this.link = attachLink(framed, 'outbound', this.ctx, this.target, { present: this.client.authToken });
+    const link = attachLink(framed, 'outbound', this.ctx, this.target, { present: this.client.authToken });
+    void link.opened.then(() => this.logLine(this.reconnectLog.connected(link.peerId, Date.now())), () => undefined);
+    this.link = link;
     return framed;
   }
 
@@ -96,6 +100,14 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
     this.handshake = null;
     super.handleClose();
     this.scheduleReconnect();
+  }
+
+  /**
+   * Socket errors end the link, which reports them (a loss reason, a reconnect line): Nest would
+   * log each one again as an ERROR with a stack, on every attempt.
+   */
+  override handleError(err: any): void {
+    if (typeof err?.code !== 'string') super.handleError(err);
   }
 
   /** Each callback fails in its own try/catch so one failure cannot strand the rest. */
@@ -118,11 +130,20 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
 
   private scheduleReconnect(): void {
     if (!this.autoReconnect || this.reconnectTimer) return;
-    const delay = backoffDelay(this.attempt++, this.client.reconnect);
-    this.log.warn(messages.clientReconnecting(this.target, delay, this.link?.lastError ?? 'closed')); // the logger context names the client
+    const attempt = this.attempt++;
+    const delay = backoffDelay(attempt, this.client.reconnect);
+    const link = this.link;
+    // One line per state change, not per attempt; the logger context names the client.
+    this.logLine(link?.peerId
+      ? this.reconnectLog.linkClosed(link.peerId, String(link.cause), delay, Date.now())
+      : this.reconnectLog.attemptFailed(link?.lastError ?? 'closed', attempt, delay, Date.now()));
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.connect().then(() => (this.attempt = 0), () => undefined);
     }, delay);
+  }
+
+  private logLine(line: LogLine | undefined): void {
+    if (line) this.log[line.level](line.message);
   }
 }

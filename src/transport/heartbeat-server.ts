@@ -87,6 +87,16 @@ export class HeartbeatServer extends ServerTCP {
     return route;
   }
 
+  /**
+   * Nest wraps every error of an accepted socket (ECONNRESET when a client crashes, EPIPE,
+   * ETIMEDOUT) in an InvalidTcpDataReceptionException and logs it as an ERROR with a stack. The
+   * link already reports each as the peer's loss reason (framing errors never get here: the link
+   * handles them), so only the other errors — a handler's, the listening socket's — go on to Nest.
+   */
+  protected override handleError(error: any): void {
+    if (error?.constructor?.name !== 'InvalidTcpDataReceptionException') super.handleError(error);
+  }
+
   protected override getSocketInstance(socket: Socket): TcpSocket {
     const framed = frameAccepted(socket, this.ctx);
     const link = attachLink(framed, 'inbound', this.ctx, remoteAddress(socket), { expect: this.config.server.authToken });

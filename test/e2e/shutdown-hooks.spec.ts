@@ -43,6 +43,10 @@ describe('warning when SIGTERM would not run shutdown hooks', () => {
     expect((await run('microservice-with-hooks')).warnings).toEqual([]);
   });
 
+  it('does not warn when the microservice enables them between init() and listen()', async () => {
+    expect((await run('microservice-init-then-hooks')).warnings).toEqual([]);
+  });
+
   it('warns for an application context without enableShutdownHooks()', async () => {
     expect((await run('context')).warnings).toHaveLength(1);
   });
