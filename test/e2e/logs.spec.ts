@@ -79,6 +79,19 @@ describe('logs', () => {
     delayed.clear();
   });
 
+  /** A client application whose log lines are captured. */
+  async function startClient(options: HeartbeatModuleOptions) {
+    const { logger, lines } = captureLogs();
+    @Module({ imports: [HeartbeatModule.forRoot(options)] })
+    class ClientModule {}
+    const client = await NestFactory.createApplicationContext(ClientModule, { logger });
+    client.enableShutdownHooks();
+    apps.push(client);
+    const events: PresenceEvent[] = [];
+    client.get(PresenceService).events$.subscribe((e) => events.push(e));
+    return { lines, events };
+  }
+
   it('a client across a 30 s outage of its server: connected, lost, still unreachable, reconnected — nothing per attempt', async () => {
     const port = await freePort();
     const heartbeat = { intervalMs: 500 };
@@ -89,14 +102,7 @@ describe('logs', () => {
     // The replacement boots now, alongside, and listens when the outage is over.
     const again = spawnDelayedServer({ nodeId: 'srv', heartbeat, server: { port } });
     await Promise.all([server.ready(), again.line('booted')]);
-    const { logger, lines } = captureLogs();
-    @Module({ imports: [HeartbeatModule.forRoot({ nodeId: 'cli', heartbeat, clients: [{ name: 'SRV', port, reconnect }] })] })
-    class ClientModule {}
-    const client = await NestFactory.createApplicationContext(ClientModule, { logger });
-    client.enableShutdownHooks();
-    apps.push(client);
-    const events: PresenceEvent[] = [];
-    client.get(PresenceService).events$.subscribe((e) => events.push(e));
+    const { lines, events } = await startClient({ nodeId: 'cli', heartbeat, clients: [{ name: 'SRV', port, reconnect }] });
     await waitForEvent(events, (e) => e.type === 'joined');
 
     await server.kill();
@@ -124,14 +130,7 @@ describe('logs', () => {
 
   it('a client that starts before its server says so once, then once at the backoff cap, then connected after N attempts', async () => {
     const port = await freePort();
-    const { logger, lines } = captureLogs();
-    @Module({ imports: [HeartbeatModule.forRoot({ nodeId: 'cli', clients: [{ name: 'SRV', port, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } }] })] })
-    class ClientModule {}
-    const client = await NestFactory.createApplicationContext(ClientModule, { logger });
-    client.enableShutdownHooks();
-    apps.push(client);
-    const events: PresenceEvent[] = [];
-    client.get(PresenceService).events$.subscribe((e) => events.push(e));
+    const { lines, events } = await startClient({ nodeId: 'cli', clients: [{ name: 'SRV', port, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } }] });
     await sleep(2_000); // ≈ 12 attempts
     const server = new PeerProcess({ nodeId: 'srv', server: { port } });
     await server.ready();
