@@ -9,6 +9,9 @@ import { createLinkContext, type LinkContext, type LinkReporter } from '../link/
 import type { PeerLink } from '../link/peer-link.js';
 import { attachLink, frameAccepted, remoteAddress } from './attach-link.js';
 
+/** Errors of an established connection; the listening socket's own (EADDRINUSE…) are not among them. */
+const CONNECTION_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ECONNABORTED']);
+
 /**
  * Nest's TCP transport with presence: every accepted socket gets kernel keepalive options and a
  * heartbeat link. `@MessagePattern` / `@EventPattern` handlers work unchanged; heartbeat frames
@@ -88,13 +91,15 @@ export class HeartbeatServer extends ServerTCP {
   }
 
   /**
-   * Nest wraps every error of an accepted socket (ECONNRESET when a client crashes, EPIPE,
-   * ETIMEDOUT) in an InvalidTcpDataReceptionException and logs it as an ERROR with a stack. The
-   * link already reports each as the peer's loss reason (framing errors never get here: the link
-   * handles them), so only the other errors — a handler's, the listening socket's — go on to Nest.
+   * Nest logs every error of an accepted socket (ECONNRESET when a client crashes, EPIPE,
+   * ETIMEDOUT) as an ERROR with a stack, wrapped in an InvalidTcpDataReceptionException (or as
+   * is, in older versions). The link already reports each as the peer's loss reason (framing
+   * errors never get here: the link handles them), so only the other errors — a handler's, the
+   * listening socket's — go on to Nest.
    */
   protected override handleError(error: any): void {
-    if (error?.constructor?.name !== 'InvalidTcpDataReceptionException') super.handleError(error);
+    const fromAcceptedSocket = error?.constructor?.name === 'InvalidTcpDataReceptionException' || CONNECTION_ERRORS.has(error?.code);
+    if (!fromAcceptedSocket) super.handleError(error);
   }
 
   protected override getSocketInstance(socket: Socket): TcpSocket {
