@@ -60,3 +60,24 @@ export const peerUnavailable = (peer: string, status: string, reason: string | u
   `Peer "${peer}" is unavailable (${status}${reason ? `: ${reason}` : ''})`
   + (nextAttemptInMs === undefined ? '' : nextAttemptInMs === 0 ? '; connecting now' : `; next attempt in ${Math.round(nextAttemptInMs)} ms`);
 export const clientClosed = () => 'the client was closed';
+
+export const metricsUnavailable = (err: string) => `OpenTelemetry metrics are off: ${err}`;
+export const noShutdownHooks = (signals: string[]) =>
+  `${signals.join(' and ')} will not run shutdown hooks: no goodbye is sent, so peers will report this process lost ` +
+  '(closed-without-goodbye) instead of left on every deploy. Call app.enableShutdownHooks() ' +
+  '(before app.listen(), or right after NestFactory.createApplicationContext())';
+
+const attempts = (n: number) => `${n} attempt${n === 1 ? '' : 's'}`;
+export const clientConnected = (peerId: string, address: string, tries: number) =>
+  `connected to "${peerId}" at ${address}${tries > 1 ? ` after ${attempts(tries)}` : ''}`;
+export const clientPeerLost = (peerId: string, address: string, reason: string | undefined, delayMs: number) =>
+  `lost "${peerId}" at ${address}${reason ? ` (${reason})` : ''}; reconnecting in ${delayMs} ms`;
+export const clientPeerLeft = (peerId: string, address: string, delayMs: number) =>
+  `"${peerId}" at ${address} left (said goodbye); reconnecting in ${delayMs} ms`;
+export const clientStillUnreachable = (address: string, tries: number, err: string, everyMs: number) =>
+  `still cannot reach ${address} after ${attempts(tries)} (${err}); retrying every ${everyMs} ms`;
+export const clientReconnected = (peerId: string, address: string, tries: number, downMs: number) =>
+  `reconnected to "${peerId}" at ${address} after ${attempts(tries)} (${(downMs / 1000).toFixed(1)} s down)`;
+export const peerJoined = (peerId: string, address: string) => `Peer "${peerId}" joined from ${address}`;
+export const peerSuspect = (peerId: string, silentMs: number) => `Peer "${peerId}" is suspect (silent for ${Math.round(silentMs)} ms)`;
+export const peerRecovered = (peerId: string) => `Peer "${peerId}" recovered`;

@@ -8,6 +8,9 @@ import {
 } from './heartbeat.module-definition.js';
 import { resolveHeartbeatOptions, type ResolvedHeartbeatOptions } from './heartbeat-options.js';
 import type { HeartbeatModuleOptions } from './interfaces/heartbeat-options.interface.js';
+import { ShutdownHooksCheck } from './lifecycle/shutdown-hooks.check.js';
+import { HeartbeatMetrics } from './metrics/heartbeat-metrics.js';
+import { PresenceLog } from './presence/presence-log.js';
 import { PresenceMetadataAccessor } from './presence/presence-metadata.accessor.js';
 import { PresenceExplorer } from './presence/presence.explorer.js';
 import { PeerTable } from './presence/peer-table.js';
@@ -29,6 +32,9 @@ import { HeartbeatServer } from './transport/heartbeat-server.js';
     PresenceService,
     PresenceMetadataAccessor,
     PresenceExplorer,
+    HeartbeatMetrics,
+    ShutdownHooksCheck,
+    PresenceLog,
   ],
   exports: [PresenceService, HEARTBEAT_RESOLVED_OPTIONS],
 })

@@ -35,6 +35,8 @@ export interface LinkReporter {
   changed(link: LinkView): void;
   /** An opened link closed; `link.cause` says why. */
   closed(link: LinkView): void;
+  /** A ping/pong round trip measured on the link (raw, before smoothing). */
+  rttSampled(link: LinkView, rttMs: number): void;
 }
 
 /** What every link of one server or client shares. */

@@ -259,7 +259,9 @@ export class PeerLink implements FrameListener, LinkView {
     // A sample from before this link or from the future is not a round trip of ours: ignored.
     if (frame.seq > this.seq || frame.t < this.connectedAt || frame.t > now) return;
     this._stats.pongsReceived++;
-    this._rttMs = smoothRtt(this._rttMs, now - frame.t);
+    const rtt = now - frame.t;
+    this._rttMs = smoothRtt(this._rttMs, rtt);
+    this.ctx.reporter.rttSampled(this, rtt);
   }
 
   private onHello(frame: HelloFrame): void {
@@ -285,8 +287,8 @@ export class PeerLink implements FrameListener, LinkView {
   private onReject(frame: RejectFrame): void {
     const cause = frame.reason === 'auth-failed' ? 'auth-failed' : 'protocol-error';
     this.refusal = { $hb: 'reject', reason: cause, message: messages.peerText(frame.message) };
+    // Not logged here: the client logs a refusal once, not on every attempt.
     if (this.endWith(cause)) this.transport.destroy();
-    this.ctx.logger.warn(messages.handshakeRejected(this.address, cause, frame.message));
   }
 
   private open(peerId: string, metadata: Record<string, string>): void {

@@ -75,10 +75,13 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
   private readonly entries = new Map<string, PeerEntry>();
   private readonly events = new Subject<PresenceEvent>();
   private readonly changes = new Subject<void>();
+  private readonly rttSamples = new Subject<number>();
   private cancelExpiry: (() => void) | undefined;
 
   /** Every presence event, hot; never errors. */
   readonly events$: Observable<PresenceEvent> = this.events.asObservable();
+  /** Every raw round trip measured on any link (for the RTT histogram); `PeerInfo.rttMs` is smoothed. */
+  readonly rttSamples$: Observable<number> = this.rttSamples.asObservable();
   /** Fires after changes of the table (status, membership, expiry), coalesced: a burst of joins is one change. */
   readonly changes$: Observable<void>;
 
@@ -138,11 +141,16 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
     this.update(entry);
   }
 
+  rttSampled(_link: LinkView, rttMs: number): void {
+    this.rttSamples.next(rttMs);
+  }
+
   onApplicationShutdown(): void {
     this.cancelExpiry?.();
     this.cancelExpiry = undefined;
     this.events.complete();
     this.changes.complete();
+    this.rttSamples.complete();
   }
 
   private update(entry: PeerEntry): void {

@@ -14,6 +14,7 @@ import type { PeerTable } from '../presence/peer-table.js';
 import { HeartbeatSocket } from '../protocol/heartbeat-socket.js';
 import { attachLink } from './attach-link.js';
 import { backoffDelay } from './backoff.js';
+import { ReconnectLog, type LogLine } from './reconnect-log.js';
 
 /**
  * Nest's ClientTCP with presence: it handshakes, heartbeats, reconnects with capped exponential
@@ -36,6 +37,7 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
   private refusalLogged = false;
   /** Calls waiting (up to waitForReadyMs) for the link. */
   private readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly reconnectLog: ReconnectLog;
 
   constructor(
     private readonly client: ResolvedClientOptions,
@@ -50,6 +52,7 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
     this.target = `${client.host}:${client.port}`;
     this.log = log;
     this.ctx = ctx;
+    this.reconnectLog = new ReconnectLog(this.target, client.reconnect);
   }
 
   /** The server's nodeId once the handshake completed. */
@@ -116,7 +119,9 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
   override createSocket(): TcpSocket {
     const framed = super.createSocket() as HeartbeatSocket;
     // The hello goes out on 'connect', before any user write: the link is ready only after the welcome.
-    this.link = attachLink(framed, 'outbound', this.ctx, this.target, { present: this.client.authToken });
+    const link = attachLink(framed, 'outbound', this.ctx, this.target, { present: this.client.authToken });
+    void link.opened.then(() => this.logLine(this.reconnectLog.connected(link.peerId, Date.now())), () => undefined);
+    this.link = link;
     return framed;
   }
 
@@ -126,6 +131,14 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
     this.handshake = null;
     super.handleClose();
     this.scheduleReconnect();
+  }
+
+  /**
+   * Socket errors end the link, which reports them (a loss reason, a reconnect line): Nest would
+   * log each one again as an ERROR with a stack, on every attempt.
+   */
+  override handleError(err: any): void {
+    if (typeof err?.code !== 'string') super.handleError(err);
   }
 
   /** One attempt of the loop: the only place a connection is opened. */
@@ -208,19 +221,28 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
 
   private scheduleReconnect(): void {
     if (!this.autoReconnect || this.reconnectTimer) return;
-    let delay = backoffDelay(this.attempt++, this.client.reconnect);
-    if (this.link?.cause === 'auth-failed') {
+    const attempt = this.attempt++;
+    const link = this.link;
+    let delay = backoffDelay(attempt, this.client.reconnect);
+    if (link?.cause === 'auth-failed') {
       // A refused token will not start working on its own: retry at the slowest pace, say so once.
       delay = this.client.reconnect.maxDelayMs;
       if (!this.refusalLogged) this.log.error(messages.authRetryNotice(this.target, delay));
       this.refusalLogged = true;
     } else {
-      this.log.warn(messages.clientReconnecting(this.target, delay, this.link?.lastError ?? 'closed')); // the logger context names the client
+      // One line per state change, not per attempt; the logger context names the client.
+      this.logLine(link?.peerId
+        ? this.reconnectLog.linkClosed(link.peerId, String(link.cause), delay, Date.now())
+        : this.reconnectLog.attemptFailed(link?.lastError ?? String(link?.cause ?? 'closed'), attempt, delay, Date.now()));
     }
     this.nextAttemptAt = Date.now() + delay;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.dial();
     }, delay);
+  }
+
+  private logLine(line: LogLine | undefined): void {
+    if (line) this.log[line.level](line.message);
   }
 }

@@ -10,6 +10,8 @@ import { attachLink, frameAccepted, remoteAddress } from './attach-link.js';
 
 const ROUTE_MEMO_ENTRIES = 1000;
 const ROUTE_MEMO_MAX_CHARS = 1024;
+/** Errors of an established connection; the listening socket's own (EADDRINUSE…) are not among them. */
+const CONNECTION_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ECONNABORTED']);
 
 /**
  * Nest's TCP transport with presence: every accepted socket gets kernel keepalive options and a
@@ -86,6 +88,18 @@ export class HeartbeatServer extends ServerTCP {
       }
     }
     return route;
+  }
+
+  /**
+   * Nest logs every error of an accepted socket (ECONNRESET when a client crashes, EPIPE,
+   * ETIMEDOUT) as an ERROR with a stack, wrapped in an InvalidTcpDataReceptionException (or as
+   * is, in older versions). The link already reports each as the peer's loss reason (framing
+   * errors never get here: the link handles them), so only the other errors — a handler's, the
+   * listening socket's — go on to Nest.
+   */
+  protected override handleError(error: any): void {
+    const fromAcceptedSocket = error?.constructor?.name === 'InvalidTcpDataReceptionException' || CONNECTION_ERRORS.has(error?.code);
+    if (!fromAcceptedSocket) super.handleError(error);
   }
 
   protected override getSocketInstance(socket: Socket): TcpSocket {
