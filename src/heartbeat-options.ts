@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST, DEFAULT_INTERVAL_MS, DEFAULT_KEEPALIVE_IDLE_MS,
   DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_PROBES, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MISSED_BEATS,
-  DEFAULT_PORT, DEFAULT_RECONNECT, DEFAULT_SUSPECT_AFTER_BEATS, MAX_TIMER_MS, MIN_INTERVAL_MS,
+  DEFAULT_PORT, DEFAULT_RECONNECT, DEFAULT_SUSPECT_AFTER_BEATS, MAX_TIMER_MS, MIN_INTERVAL_MS, DEFAULT_MIN_PING_INTERVAL_MS,
 } from './heartbeat.constants.js';
 import { tickPeriod } from './detector/failure-detector.js';
 import { invalidOption } from './heartbeat.messages.js';
@@ -51,6 +51,22 @@ class OptionsCheck {
   }
 }
 
+/** API.md "Sessions": the interval that finds a hang within the budget, `floor(budget / (missedBeats + 1))`. */
+export function intervalForBudget(detectWithinMs: number, missedBeats: number): number {
+  return Math.floor(detectWithinMs / (missedBeats + 1));
+}
+
+/**
+ * Kernel keepalive for a detection budget: `idle + probes × interval ≤ 2 × budget` in whole
+ * seconds (the kernel's unit), at least 1 s each. Half the time idle, the rest in 1 s probes:
+ * a stock client (kernel keepalive only) is found within twice the budget, or 2 s at least.
+ */
+export function keepAliveForBudget(detectWithinMs: number): { idleMs: number; intervalMs: number; probes: number } {
+  const totalS = Math.max(2, Math.floor((2 * detectWithinMs) / 1000));
+  const idleS = Math.ceil(totalS / 2);
+  return { idleMs: idleS * 1000, intervalMs: 1000, probes: Math.max(1, totalS - idleS) };
+}
+
 export function defaultNodeId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
@@ -59,10 +75,19 @@ export function defaultNodeId(): string {
 export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): ResolvedHeartbeatOptions {
   const c = new OptionsCheck();
   const hb = options.heartbeat ?? {};
-  // Below 10 ms a healthy loopback link flaps: the tick (5 ms minimum) and timer jitter eat the grace.
-  const intervalMs = c.duration(MIN_INTERVAL_MS)('heartbeat.intervalMs', hb.intervalMs, DEFAULT_INTERVAL_MS);
-  const tickMs = tickPeriod(intervalMs);
   const missedBeats = c.atLeast(1)('heartbeat.missedBeats', hb.missedBeats, DEFAULT_MISSED_BEATS);
+  if (hb.detectWithinMs !== undefined && hb.intervalMs !== undefined) {
+    throw new TypeError(invalidOption('heartbeat.detectWithinMs', 'cannot be given together with heartbeat.intervalMs (one sets the other)', hb.detectWithinMs));
+  }
+  const detectWithinMs = hb.detectWithinMs === undefined ? undefined
+    : c.duration(MIN_INTERVAL_MS * (missedBeats + 1))('heartbeat.detectWithinMs', hb.detectWithinMs, 0);
+  // Below 10 ms a healthy loopback link flaps: the tick (5 ms minimum) and timer jitter eat the grace.
+  const intervalMs = detectWithinMs === undefined
+    ? c.duration(MIN_INTERVAL_MS)('heartbeat.intervalMs', hb.intervalMs, DEFAULT_INTERVAL_MS)
+    : intervalForBudget(detectWithinMs, missedBeats);
+  const tickMs = tickPeriod(intervalMs);
+  const resumeWindowMs = c.num('heartbeat.resumeWindowMs', hb.resumeWindowMs, 0,
+    (n) => n >= 0 && n <= MAX_TIMER_MS, `must be a number of ms from 0 (off) to ${MAX_TIMER_MS}`);
   const suspectAfterBeats = c.num('heartbeat.suspectAfterBeats', hb.suspectAfterBeats,
     Math.min(DEFAULT_SUSPECT_AFTER_BEATS, missedBeats),
     (n) => Number.isInteger(n) && n >= 1 && n <= missedBeats, `must be an integer from 1 to missedBeats (${missedBeats})`);
@@ -70,9 +95,13 @@ export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): R
   const ka = options.keepAlive ?? {};
   const enabled = ka.enabled ?? true;
   if (typeof enabled !== 'boolean') throw new TypeError(invalidOption('keepAlive.enabled', 'must be a boolean', enabled));
-  const idleMs = c.seconds('keepAlive.idleMs', ka.idleMs, DEFAULT_KEEPALIVE_IDLE_MS);
-  const kaIntervalMs = c.seconds('keepAlive.intervalMs', ka.intervalMs, DEFAULT_KEEPALIVE_INTERVAL_MS);
-  const probes = c.atLeast(1)('keepAlive.probes', ka.probes, DEFAULT_KEEPALIVE_PROBES);
+  // With a detection budget the kernel layer is derived from it too; explicit keepAlive values still win.
+  const kaDefaults = detectWithinMs === undefined
+    ? { idleMs: DEFAULT_KEEPALIVE_IDLE_MS, intervalMs: DEFAULT_KEEPALIVE_INTERVAL_MS, probes: DEFAULT_KEEPALIVE_PROBES }
+    : keepAliveForBudget(detectWithinMs);
+  const idleMs = c.seconds('keepAlive.idleMs', ka.idleMs, kaDefaults.idleMs);
+  const kaIntervalMs = c.seconds('keepAlive.intervalMs', ka.intervalMs, kaDefaults.intervalMs);
+  const probes = c.atLeast(1)('keepAlive.probes', ka.probes, kaDefaults.probes);
   const userTimeoutMs = c.num('keepAlive.userTimeoutMs', ka.userTimeoutMs,
     enabled ? idleMs + probes * kaIntervalMs : 0, (n) => Number.isInteger(n) && n >= 0 && n <= MAX_TIMER_MS,
     `must be an integer from 0 (kernel default) to ${MAX_TIMER_MS}`);
@@ -90,6 +119,7 @@ export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): R
     port: c.port('server.port', s.port, DEFAULT_PORT),
     tlsOptions: s.tlsOptions,
     authToken: s.authToken === undefined ? undefined : c.str('server.authToken', s.authToken, ''),
+    minPingIntervalMs: c.duration(0)('server.minPingIntervalMs', s.minPingIntervalMs, DEFAULT_MIN_PING_INTERVAL_MS),
   };
 
   if (options.clients !== undefined && !Array.isArray(options.clients)) {
@@ -124,8 +154,9 @@ export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): R
 
   return {
     nodeId: c.nodeId('nodeId', options.nodeId, defaultNodeId()),
+    incarnation: randomBytes(8).toString('hex'),
     metadata: c.metadata('metadata', options.metadata),
-    heartbeat: { intervalMs, missedBeats, suspectAfterBeats },
+    heartbeat: { intervalMs, missedBeats, suspectAfterBeats, resumeWindowMs, detectWithinMs },
     keepAlive: { enabled, idleMs, intervalMs: kaIntervalMs, probes, userTimeoutMs, noDelay },
     limits: { maxFrameBytes, handshakeTimeoutMs },
     server, clients,

@@ -21,6 +21,10 @@ export const DEFAULT_KEEPALIVE_PROBES = 4;
 /** gRPC's default receive limit. */
 export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** A server's floor for its clients' ping interval (sent in the welcome). */
+export const DEFAULT_MIN_PING_INTERVAL_MS = 100;
+/** Pings sooner than the floor a peer may send before it is closed (`too-many-pings`), as gRPC counts them. */
+export const MAX_PING_STRIKES = 3;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 3000;
 

@@ -31,7 +31,6 @@ export const malformedIdentity = (frame: string, problem: string) => `malformed 
 export const goodbyeGraceOver = (ms: number) => `still open ${ms} ms after the link ended`;
 export const peerSilent = (silenceMs: number) => `silent for ${Math.round(silenceMs)} ms`;
 export const tlsHandshakeFailed = (code: string) => `TLS handshake failed or timed out (${code})`;
-export const pingFlood = (max: number) => `ping flood (over ${max} pings in one second)`;
 export const slowReader = (bytes: number) => `peer does not read: ${bytes} bytes queued for it`;
 
 export const frameTooLarge = (length: number, max: number) => `frame of ${length} exceeds maxFrameBytes ${max}`;
@@ -56,6 +55,15 @@ export const keepAliveUnavailable = (err: string) =>
   `Cannot set TCP keepalive options on a socket (${err}); heartbeats still run`;
 export const peerLost = (peerId: string, reason: string) => `Peer "${peerId}" was lost (${reason})`;
 export const peerLeft = (peerId: string) => `Peer "${peerId}" left`;
+export const linkLostInResumeWindow = (peerId: string, reason: string) =>
+  `The link to "${peerId}" closed (${reason}); the peer may resume, but requests in flight on it are failed`;
+export const tooManyPings = (strikes: number, minMs: number) => `${strikes} pings sooner than the server's minimum interval of ${minMs} ms`;
+export const pingFloorAdopted = (address: string, floorMs: number, ownMs: number) =>
+  `${address} asks for pings no faster than every ${floorMs} ms: this link pings every ${floorMs} ms instead of ${ownMs} ms`;
+export const replacedByNewIncarnation = () => 'a new incarnation of the same nodeId took its place';
+export const derivedTiming = (budgetMs: number, intervalMs: number, missedBeats: number, idleMs: number, probes: number, probeMs: number) =>
+  `heartbeat.detectWithinMs ${budgetMs}: a ping every ${intervalMs} ms, lost after ${missedBeats} missed; `
+  + `kernel keepalive idle ${idleMs / 1000} s + ${probes} × ${probeMs / 1000} s`;
 export const peerUnavailable = (peer: string, status: string, reason: string | undefined, nextAttemptInMs: number | undefined) =>
   `Peer "${peer}" is unavailable (${status}${reason ? `: ${reason}` : ''})`
   + (nextAttemptInMs === undefined ? '' : nextAttemptInMs === 0 ? '; connecting now' : `; next attempt in ${Math.round(nextAttemptInMs)} ms`);

@@ -1,8 +1,8 @@
-import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { HeartbeatTicker } from './detector/heartbeat-ticker.js';
 import { HEARTBEAT_RESOLVED_OPTIONS } from './heartbeat.constants.js';
-import { invalidOption } from './heartbeat.messages.js';
+import * as messages from './heartbeat.messages.js';
 import {
   HEARTBEAT_ASYNC_OPTIONS_TYPE, HEARTBEAT_MODULE_OPTIONS, HEARTBEAT_OPTIONS_TYPE, HeartbeatConfigurableModule,
 } from './heartbeat.module-definition.js';
@@ -26,7 +26,7 @@ import { HeartbeatServer } from './transport/heartbeat-server.js';
 @Module({
   imports: [DiscoveryModule],
   providers: [
-    { provide: HEARTBEAT_RESOLVED_OPTIONS, useFactory: resolveHeartbeatOptions, inject: [HEARTBEAT_MODULE_OPTIONS] },
+    { provide: HEARTBEAT_RESOLVED_OPTIONS, useFactory: resolveAndReport, inject: [HEARTBEAT_MODULE_OPTIONS] },
     HeartbeatTicker,
     PeerTable,
     PresenceService,
@@ -56,7 +56,7 @@ function withTransports(base: DynamicModule, server: boolean, clientNames: Array
     inject: [HEARTBEAT_RESOLVED_OPTIONS, HeartbeatTicker, PeerTable],
     useFactory: (options: ResolvedHeartbeatOptions, ticker: HeartbeatTicker, table: PeerTable) => {
       const client = options.clients.find((c) => c.name === name);
-      if (!client) throw new TypeError(invalidOption('clients', `has no entry named ${String(name)}`, options.clients.map((c) => String(c.name))));
+      if (!client) throw new TypeError(messages.invalidOption('clients', `has no entry named ${String(name)}`, options.clients.map((c) => String(c.name))));
       return new HeartbeatClient(client, options, ticker, table);
     },
   }));
@@ -74,6 +74,16 @@ function withTransports(base: DynamicModule, server: boolean, clientNames: Array
     providers: [...(base.providers ?? []), ...providers],
     exports: [...(base.exports ?? []), ...exported],
   };
+}
+
+/** Resolves the options once per module; a detection budget's derived timing is logged once, at boot. */
+function resolveAndReport(options: HeartbeatModuleOptions): ResolvedHeartbeatOptions {
+  const resolved = resolveHeartbeatOptions(options);
+  const { heartbeat: hb, keepAlive: ka } = resolved;
+  if (hb.detectWithinMs !== undefined) {
+    new Logger('HeartbeatModule').log(messages.derivedTiming(hb.detectWithinMs, hb.intervalMs, hb.missedBeats, ka.idleMs, ka.probes, ka.intervalMs));
+  }
+  return resolved;
 }
 
 export type { HeartbeatModuleOptions };

@@ -24,6 +24,18 @@ export interface HeartbeatTimingOptions {
   missedBeats?: number;
   /** Suspect after `suspectAfterBeats × intervalMs + intervalMs / 2` of silence. Default `1`. */
   suspectAfterBeats?: number;
+  /**
+   * One budget instead of `intervalMs`: a hung or cut-off peer is lost within this of the fault.
+   * Sets `intervalMs = floor(detectWithinMs / (missedBeats + 1))` and the kernel keepalive
+   * (`idle + probes × interval ≤ 2 × detectWithinMs`, whole seconds). Not with `intervalMs`.
+   */
+  detectWithinMs?: number;
+  /**
+   * Default `0` (off). Above 0, a link that closes without goodbye (RST, FIN without `bye`) makes
+   * its peer `suspect`, not `lost`; if the same incarnation is back within the window it is
+   * `recovered`, otherwise `lost` with the original reason when the window ends.
+   */
+  resumeWindowMs?: number;
 }
 
 export interface HeartbeatServerOptions {
@@ -38,6 +50,12 @@ export interface HeartbeatServerOptions {
   maxFrameBytes?: number;
   /** A connection that neither handshakes nor sends data within this is closed. Default `10000`. */
   handshakeTimeoutMs?: number;
+  /**
+   * The fastest a client may ping, sent in the welcome. A HeartbeatClient configured faster uses
+   * this on the link (and warns once); a peer that pings faster anyway is closed after 3 strikes
+   * (`too-many-pings`). Default `100`.
+   */
+  minPingIntervalMs?: number;
 }
 
 export interface ReconnectOptions {
@@ -84,8 +102,10 @@ export interface HeartbeatModuleOptions {
 /** Options with every default filled in and validated: what the rest of the library reads. */
 export interface ResolvedHeartbeatOptions {
   nodeId: string;
+  /** Random per process start (per module instance), sent in the handshake: a restart is a new peer. */
+  incarnation: string;
   metadata: Record<string, string>;
-  heartbeat: Required<HeartbeatTimingOptions>;
+  heartbeat: Required<Omit<HeartbeatTimingOptions, 'detectWithinMs'>> & { detectWithinMs?: number };
   keepAlive: Required<KeepAliveOptions>;
   /**
    * Limits of every link of this process, inbound and outbound. Given under `server` (the
@@ -102,6 +122,7 @@ export interface ResolvedServerOptions {
   port: number;
   tlsOptions?: TlsOptions;
   authToken?: string;
+  minPingIntervalMs: number;
 }
 
 export interface ResolvedClientOptions {

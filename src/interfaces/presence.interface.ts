@@ -6,7 +6,11 @@ export type LossReason =
   | 'connection-reset'
   | 'closed-without-goodbye'
   | 'protocol-error'
-  | 'auth-failed';
+  | 'auth-failed'
+  /** The peer pinged faster than the server's `minPingIntervalMs`, 3 times. */
+  | 'too-many-pings'
+  /** A new incarnation of the same nodeId (the process restarted) took its place. */
+  | 'replaced';
 
 export type PresenceEventType = 'joined' | 'suspect' | 'recovered' | 'lost' | 'left';
 

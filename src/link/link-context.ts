@@ -2,7 +2,7 @@ import type { Logger } from '@nestjs/common';
 import { detectionRule, type DetectionRule, type LinkStatus } from '../detector/failure-detector.js';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import type { ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
-import type { PeerStats } from '../interfaces/presence.interface.js';
+import type { LossReason, PeerStats } from '../interfaces/presence.interface.js';
 import type { CloseCause } from './close-cause.js';
 
 /**
@@ -18,6 +18,8 @@ export interface LinkView {
   /** False for a stock ClientTCP (no heartbeats). */
   readonly managed: boolean;
   readonly metadata: Readonly<Record<string, string>>;
+  /** The peer's incarnation from its handshake ('' for a stock client): one nodeId and one incarnation are one peer. */
+  readonly incarnation: string;
   readonly status: LinkStatus;
   readonly connectedAt: number;
   readonly lastHeardAt: number;
@@ -25,6 +27,8 @@ export interface LinkView {
   readonly stats: Readonly<PeerStats>;
   /** Set once the link ends (or is ending): why. */
   readonly cause: CloseCause | undefined;
+  /** Ends the link for `reason` (the table does so when a new incarnation replaces its peer). */
+  end(reason: LossReason): void;
 }
 
 /** Receives a link's life events; the peer table implements it. */
@@ -42,8 +46,12 @@ export interface LinkReporter {
 /** What every link of one server or client shares. */
 export interface LinkContext {
   nodeId: string;
+  incarnation: string;
   metadata: Record<string, string>;
+  heartbeat: ResolvedHeartbeatOptions['heartbeat'];
   rule: DetectionRule;
+  /** Inbound (a server's links): the fastest a peer may ping; sent in the welcome, enforced with strikes. */
+  minPingIntervalMs: number | undefined;
   handshakeTimeoutMs: number;
   maxFrameBytes: number;
   /** A peer with more than this queued and unread is cut. */
@@ -52,15 +60,21 @@ export interface LinkContext {
   clock: Pick<HeartbeatTicker, 'now' | 'blockedSince' | 'after' | 'add' | 'remove'>;
   reporter: LinkReporter;
   logger: Logger;
+  /** Logs `message` once for all the links of this server or client. */
+  warnOnce(key: string, message: string): void;
 }
 
 export function createLinkContext(
   options: ResolvedHeartbeatOptions, clock: LinkContext['clock'], reporter: LinkReporter, logger: Logger,
 ): LinkContext {
+  const warned = new Set<string>();
   return {
     nodeId: options.nodeId,
+    incarnation: options.incarnation,
     metadata: options.metadata,
+    heartbeat: options.heartbeat,
     rule: detectionRule(options.heartbeat),
+    minPingIntervalMs: options.server?.minPingIntervalMs,
     handshakeTimeoutMs: options.limits.handshakeTimeoutMs,
     maxFrameBytes: options.limits.maxFrameBytes,
     // Replies to a peer that stopped reading queue here; past this the peer is cut.
@@ -69,5 +83,10 @@ export function createLinkContext(
     clock,
     reporter,
     logger,
+    warnOnce(key, message) {
+      if (warned.has(key)) return;
+      warned.add(key);
+      logger.warn(message);
+    },
   };
 }

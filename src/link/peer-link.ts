@@ -1,22 +1,25 @@
 import {
-  afterBeat, afterSilence, judgeSilence, pingDue, type LinkStatus,
+  afterBeat, afterSilence, detectionRule, judgeSilence, pingDue, type DetectionRule, type LinkStatus,
 } from '../detector/failure-detector.js';
 import { smoothRtt } from '../detector/rtt.js';
 import { HandshakeError } from '../errors/handshake.error.js';
-import { CLOSE_GRACE_MS } from '../heartbeat.constants.js';
+import { CLOSE_GRACE_MS, MAX_PING_STRIKES } from '../heartbeat.constants.js';
 import * as messages from '../heartbeat.messages.js';
 import type { LossReason, PeerStats } from '../interfaces/presence.interface.js';
 import type { FrameListener, LinkTransport } from '../protocol/heartbeat-socket.js';
 import {
-  BYE, hello, identityFrameProblem, isControlFrame, isValidBeat, ping, pong, PROTOCOL_VERSION, reject, welcome,
-  type ControlFrame, type HelloFrame, type PingFrame, type PongFrame, type RejectFrame, type WelcomeFrame,
+  BYE, goAway, hello, identityFrameProblem, isControlFrame, isValidBeat, ping, pong, PROTOCOL_VERSION, reject, welcome,
+  type ByeFrame, type ControlFrame, type HelloFrame, type PingFrame, type PongFrame, type RejectFrame, type WelcomeFrame,
 } from '../protocol/frames.js';
 import { tokenMatches } from './auth-token.js';
 import { causeFromSocketError, type CloseCause } from './close-cause.js';
 import type { LinkContext, LinkView } from './link-context.js';
 
-/** Far above any honest peer (the shortest tick is 5 ms, so at most ~200 pings/s), far below a flood. */
-const MAX_PINGS_PER_SECOND = 1000;
+/**
+ * A ping sooner than this fraction of the server's floor after the previous one is a strike. An
+ * honest client pings at most half a tick (5 %) early; the rest is margin for network jitter.
+ */
+const PING_STRIKE_FRACTION = 0.75;
 
 export interface LinkAuth {
   /** Inbound: the token a peer must present. */
@@ -39,6 +42,9 @@ export class PeerLink implements FrameListener, LinkView {
   private _status: LinkStatus = 'alive';
   private _peerId = '';
   private _metadata: Record<string, string> = {};
+  private _incarnation = '';
+  /** The detection rule of this link: the context's, or slower when the server set a ping floor. */
+  private rule: DetectionRule;
   private _managed = true;
   private _lastHeardAt: number;
   private _rttMs: number | undefined;
@@ -61,9 +67,9 @@ export class PeerLink implements FrameListener, LinkView {
   /** Outbound: the server's refusal, for the handshake error. */
   private refusal: RejectFrame | undefined;
   private seq = 0;
-  /** Pings received in the current one-second window (flood guard). */
-  private pingWindowStart = 0;
-  private pingsInWindow = 0;
+  /** Inbound: when the peer last pinged, and how often it pinged sooner than the floor. */
+  private lastPingAt = -Infinity;
+  private pingStrikes = 0;
 
   constructor(
     readonly direction: 'inbound' | 'outbound',
@@ -73,6 +79,7 @@ export class PeerLink implements FrameListener, LinkView {
     private readonly auth: LinkAuth = {},
   ) {
     this.connectedAt = this._lastHeardAt = ctx.clock.now();
+    this.rule = ctx.rule;
     this.opened = new Promise<void>((resolve, rejectFn) => {
       this.resolveOpened = resolve;
       this.rejectOpened = rejectFn;
@@ -86,6 +93,7 @@ export class PeerLink implements FrameListener, LinkView {
   get status(): LinkStatus { return this._status; }
   get peerId(): string { return this._peerId; }
   get metadata(): Readonly<Record<string, string>> { return this._metadata; }
+  get incarnation(): string { return this._incarnation; }
   get managed(): boolean { return this._managed; }
   get lastHeardAt(): number { return this._lastHeardAt; }
   get rttMs(): number | undefined { return this._rttMs; }
@@ -96,7 +104,7 @@ export class PeerLink implements FrameListener, LinkView {
 
   /** Outbound: the socket connected, so say hello first, before any data. */
   start(): void {
-    this.send(hello(this.ctx.nodeId, this.ctx.metadata, this.auth.present));
+    this.send(hello(this.ctx.nodeId, this.ctx.incarnation, this.ctx.metadata, this.auth.present));
   }
 
   onFrame(frame: Record<string, unknown>, length: number): boolean {
@@ -132,13 +140,13 @@ export class PeerLink implements FrameListener, LinkView {
     }
     if (!this._managed || this._cause !== undefined) return;
     const silence = now - this._lastHeardAt;
-    const next = afterSilence(this._status, judgeSilence(silence, this.ctx.rule, this.ctx.clock.blockedSince(this._lastHeardAt)));
+    const next = afterSilence(this._status, judgeSilence(silence, this.rule, this.ctx.clock.blockedSince(this._lastHeardAt)));
     if (next === 'lost') {
       this.fail('heartbeat-timeout', messages.peerSilent(silence));
       return;
     }
     this.setStatus(next);
-    if (pingDue(now, this.transport.lastSentAt, this.ctx.rule)) {
+    if (pingDue(now, this.transport.lastSentAt, this.rule)) {
       this._stats.pingsSent++;
       this.send(ping(++this.seq, now, this._rttMs));
     }
@@ -167,6 +175,11 @@ export class PeerLink implements FrameListener, LinkView {
     if (this._phase === 'closed') return;
     if (this.endWith('local') && this._phase === 'open' && this._managed) this.send(BYE);
     this.transport.end();
+  }
+
+  /** The peer table ends the link: a new incarnation of its peer replaced it. */
+  end(reason: LossReason): void {
+    this.fail(reason, messages.replacedByNewIncarnation());
   }
 
   /** Closes the link for a loss reason, at once, with a logged reason. */
@@ -232,8 +245,9 @@ export class PeerLink implements FrameListener, LinkView {
       case 'pong':
         return this.onPong(frame as PongFrame, now);
       case 'bye':
-        // The peer leaves: FIN after what is queued; the grace cuts a peer that never closes.
-        if (this.endWith('goodbye')) this.transport.end();
+        // The peer leaves: FIN after what is queued; the grace cuts a peer that never closes. A bye
+        // with a reason is the peer closing the link on us (GOAWAY): a loss, not a departure.
+        if (this.endWith((frame as ByeFrame).reason === 'too-many-pings' ? 'too-many-pings' : 'goodbye')) this.transport.end();
         return;
       default:
         return this.unexpected(kind);
@@ -242,13 +256,17 @@ export class PeerLink implements FrameListener, LinkView {
 
   private onPing(frame: PingFrame, now: number): void {
     if (!isValidBeat(frame)) return this.fail('protocol-error', messages.malformedBeat('ping'));
-    // A peer pings only after an interval of its own silence: more than MAX_PINGS_PER_SECOND
-    // is a flood, not a heartbeat (each would cost a parse and a pong write).
-    if (now - this.pingWindowStart >= 1000) {
-      this.pingWindowStart = now;
-      this.pingsInWindow = 0;
+    // gRPC's too_many_pings, done kindly: a client was told the floor in the welcome and follows
+    // it; a peer that pings faster anyway is closed after MAX_PING_STRIKES strikes.
+    const floor = this.direction === 'inbound' ? this.ctx.minPingIntervalMs : undefined;
+    if (floor) {
+      const early = now - this.lastPingAt < floor * PING_STRIKE_FRACTION;
+      this.lastPingAt = now;
+      if (early && ++this.pingStrikes >= MAX_PING_STRIKES) {
+        this.send(goAway('too-many-pings'));
+        return this.fail('too-many-pings', messages.tooManyPings(this.pingStrikes, floor));
+      }
     }
-    if (++this.pingsInWindow > MAX_PINGS_PER_SECOND) return this.fail('protocol-error', messages.pingFlood(MAX_PINGS_PER_SECOND));
     this.send(pong(frame));
     // The peer's own RTT estimate, for the side that only answers; no RTT exceeds the link's age.
     if (frame.rtt !== undefined && frame.rtt <= now - this.connectedAt) this._rttMs = frame.rtt;
@@ -271,7 +289,8 @@ export class PeerLink implements FrameListener, LinkView {
     if (this.auth.expect !== undefined && !tokenMatches(this.auth.expect, frame.token)) {
       return this.refuse('auth-failed', messages.authRejected(frame.token !== undefined));
     }
-    this.send(welcome(this.ctx.nodeId, this.ctx.metadata));
+    this.send(welcome(this.ctx.nodeId, this.ctx.incarnation, this.ctx.metadata, this.ctx.minPingIntervalMs));
+    this._incarnation = frame.inc ?? '';
     this.open(frame.id, { ...frame.meta });
   }
 
@@ -279,6 +298,13 @@ export class PeerLink implements FrameListener, LinkView {
     if (frame.v !== PROTOCOL_VERSION) return this.fail('protocol-error', messages.unsupportedProtocol(frame.v));
     const problem = identityFrameProblem(frame);
     if (problem) return this.fail('protocol-error', messages.malformedIdentity('welcome', problem));
+    const own = this.ctx.heartbeat.intervalMs;
+    if (frame.minPing !== undefined && frame.minPing > own) {
+      // The server's floor wins on this link, and detection follows the slower beat.
+      this.rule = detectionRule({ ...this.ctx.heartbeat, intervalMs: frame.minPing });
+      this.ctx.warnOnce('ping-floor', messages.pingFloorAdopted(this.address, frame.minPing, own));
+    }
+    this._incarnation = frame.inc ?? '';
     this.open(frame.id, { ...frame.meta });
     this.resolveOpened();
   }

@@ -2,25 +2,32 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { auditTime, Subject, type Observable } from 'rxjs';
 import type { LinkStatus } from '../detector/failure-detector.js';
 import { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
-import { DEPARTED_RETENTION_MS } from '../heartbeat.constants.js';
+import { DEPARTED_RETENTION_MS, HEARTBEAT_RESOLVED_OPTIONS } from '../heartbeat.constants.js';
+import type { ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
 import type {
   LossReason, PeerInfo, PeerStats, PeerStatus, PresenceEvent, PresenceEventType,
 } from '../interfaces/presence.interface.js';
-import { isDeparture } from '../link/close-cause.js';
+import { isDeparture, type CloseCause } from '../link/close-cause.js';
 import type { LinkReporter, LinkView } from '../link/link-context.js';
 
 /**
  * A peer's status from its open links: alive while any link is alive, suspect while all are
  * suspect, and when none is left, `left` if it said goodbye, else `lost`.
  */
-export function peerStatus(links: Iterable<{ status: LinkStatus }>, saidGoodbye: boolean): PeerStatus {
+export function peerStatus(links: Iterable<{ status: LinkStatus }>, saidGoodbye: boolean, resuming = false): PeerStatus {
   let any = false;
   for (const link of links) {
     if (link.status === 'alive') return 'alive';
     any = true;
   }
-  if (any) return 'suspect';
+  // With no link left, a peer inside its resume window may still come back: suspect, not lost.
+  if (any || resuming) return 'suspect';
   return saidGoodbye ? 'left' : 'lost';
+}
+
+/** Loss reasons a resume window forgives: the connection broke, the peer did not say it was leaving or hung. */
+export function resumable(cause: CloseCause | undefined): cause is 'connection-reset' | 'closed-without-goodbye' {
+  return cause === 'connection-reset' || cause === 'closed-without-goodbye';
 }
 
 /** The event a status change produces, if any. `previous` is undefined for a peer never seen. */
@@ -44,6 +51,10 @@ const CHANGES_AUDIT_MS = 10;
 
 interface PeerEntry {
   id: string;
+  /** The incarnation the entry's links belong to. */
+  incarnation: string;
+  /** Set while the peer has no link but may resume: cancels the window's end. */
+  cancelResume?: () => void;
   /** Open links, oldest first. */
   links: LinkView[];
   /** The newest link, open or not: where direction, address and metadata come from. */
@@ -85,7 +96,13 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
   /** Fires after changes of the table (status, membership, expiry), coalesced: a burst of joins is one change. */
   readonly changes$: Observable<void>;
 
-  constructor(@Inject(HeartbeatTicker) private readonly clock: HeartbeatTicker) {
+  private readonly resumeWindowMs: number;
+
+  constructor(
+    @Inject(HeartbeatTicker) private readonly clock: HeartbeatTicker,
+    @Inject(HEARTBEAT_RESOLVED_OPTIONS) options: Pick<ResolvedHeartbeatOptions, 'heartbeat'>,
+  ) {
+    this.resumeWindowMs = options.heartbeat.resumeWindowMs;
     this.changes$ = this.changes.pipe(auditTime(CHANGES_AUDIT_MS, clock.rxScheduler));
   }
 
@@ -108,11 +125,16 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
     let entry = this.entries.get(link.peerId);
     if (!entry) {
       entry = {
-        id: link.peerId, links: [], latest: link, status: undefined, saidGoodbye: false, joins: 0, closedStats: zeroStats(),
+        id: link.peerId, incarnation: link.incarnation, links: [], latest: link, status: undefined, saidGoodbye: false,
+        joins: 0, closedStats: zeroStats(),
       };
       this.entries.set(link.peerId, entry);
     }
+    if (entry.incarnation !== link.incarnation && (entry.links.length > 0 || entry.cancelResume)) this.replace(entry);
+    entry.cancelResume?.();
+    entry.cancelResume = undefined;
     if (entry.links.length === 0) {
+      entry.incarnation = link.incarnation;
       entry.joins++;
       entry.saidGoodbye = false;
       entry.lossReason = undefined;
@@ -137,8 +159,33 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
       entry.latest = link;
       entry.saidGoodbye = link.cause !== undefined && isDeparture(link.cause);
       entry.lossReason = entry.saidGoodbye ? undefined : (link.cause as LossReason);
+      if (this.resumeWindowMs > 0 && resumable(link.cause)) this.openResumeWindow(entry);
     }
     this.update(entry);
+  }
+
+  /** Suspect for the window; lost with the link's reason when it ends without the same incarnation back. */
+  private openResumeWindow(entry: PeerEntry): void {
+    entry.cancelResume = this.clock.after(this.resumeWindowMs, () => {
+      entry.cancelResume = undefined;
+      if (entry.links.length === 0) this.update(entry);
+    });
+  }
+
+  /**
+   * A new incarnation of a known nodeId: the old process is gone (or is an impostor). Its peer
+   * is lost (`replaced`) at once and its links are ended, instead of masking its death.
+   */
+  private replace(entry: PeerEntry): void {
+    const old = entry.links;
+    entry.links = [];
+    entry.cancelResume?.();
+    entry.cancelResume = undefined;
+    for (const link of old) addStats(entry.closedStats, link.stats);
+    entry.saidGoodbye = false;
+    entry.lossReason = 'replaced';
+    this.update(entry);
+    for (const link of old) link.end('replaced'); // their close reports are ignored: no longer the entry's
   }
 
   rttSampled(_link: LinkView, rttMs: number): void {
@@ -146,6 +193,7 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
+    for (const entry of this.entries.values()) entry.cancelResume?.();
     this.cancelExpiry?.();
     this.cancelExpiry = undefined;
     this.events.complete();
@@ -155,7 +203,7 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
 
   private update(entry: PeerEntry): void {
     const now = this.clock.now();
-    const next = peerStatus(entry.links, entry.saidGoodbye);
+    const next = peerStatus(entry.links, entry.saidGoodbye, entry.cancelResume !== undefined);
     const type = presenceTransition(entry.status, next);
     entry.status = next;
     if ((next === 'lost' || next === 'left') && entry.departedAt === undefined) {

@@ -8,10 +8,13 @@
 export const PROTOCOL_VERSION = 1;
 export const CONTROL_KEY = '$hb';
 
-/** Client → server, first frame on a link. */
-export interface HelloFrame { $hb: 'hello'; v: number; id: string; meta: Record<string, string>; token?: string }
-/** Server → client, the handshake accepted. */
-export interface WelcomeFrame { $hb: 'welcome'; v: number; id: string; meta: Record<string, string> }
+/**
+ * Client → server, first frame on a link. `inc`: the sender's incarnation, random per process
+ * start: one nodeId and one incarnation are one peer; a new incarnation replaces the old one.
+ */
+export interface HelloFrame { $hb: 'hello'; v: number; id: string; inc?: string; meta: Record<string, string>; token?: string }
+/** Server → client, the handshake accepted. `minPing`: the fastest the client may ping, in ms. */
+export interface WelcomeFrame { $hb: 'welcome'; v: number; id: string; inc?: string; meta: Record<string, string>; minPing?: number }
 /** Server → client, the handshake refused; the server closes right after. */
 export interface RejectFrame { $hb: 'reject'; reason: 'auth-failed' | 'protocol-error'; message: string }
 /**
@@ -21,8 +24,11 @@ export interface RejectFrame { $hb: 'reject'; reason: 'auth-failed' | 'protocol-
 export interface PingFrame { $hb: 'ping'; seq: number; t: number; rtt?: number }
 /** Answer to a ping, at once, echoing its seq and t. */
 export interface PongFrame { $hb: 'pong'; seq: number; t: number }
-/** Either way, on graceful shutdown: the sender closes right after. */
-export interface ByeFrame { $hb: 'bye' }
+/**
+ * Either way, on graceful shutdown: the sender closes right after. With `reason`, the sender is
+ * closing the link on the receiver (HTTP/2's GOAWAY): a loss, not a departure.
+ */
+export interface ByeFrame { $hb: 'bye'; reason?: 'too-many-pings' }
 
 export type ControlFrame = HelloFrame | WelcomeFrame | RejectFrame | PingFrame | PongFrame | ByeFrame;
 export type Frame = ControlFrame | Record<string, unknown>;
@@ -31,14 +37,18 @@ export function isControlFrame(frame: object): frame is ControlFrame {
   return CONTROL_KEY in frame;
 }
 
-export const hello = (id: string, meta: Record<string, string>, token?: string): HelloFrame =>
-  token === undefined ? { $hb: 'hello', v: PROTOCOL_VERSION, id, meta } : { $hb: 'hello', v: PROTOCOL_VERSION, id, meta, token };
-export const welcome = (id: string, meta: Record<string, string>): WelcomeFrame => ({ $hb: 'welcome', v: PROTOCOL_VERSION, id, meta });
+export const hello = (id: string, inc: string, meta: Record<string, string>, token?: string): HelloFrame =>
+  token === undefined ? { $hb: 'hello', v: PROTOCOL_VERSION, id, inc, meta } : { $hb: 'hello', v: PROTOCOL_VERSION, id, inc, meta, token };
+export const welcome = (id: string, inc: string, meta: Record<string, string>, minPing?: number): WelcomeFrame =>
+  minPing === undefined ? { $hb: 'welcome', v: PROTOCOL_VERSION, id, inc, meta } : { $hb: 'welcome', v: PROTOCOL_VERSION, id, inc, meta, minPing };
 export const reject = (reason: RejectFrame['reason'], message: string): RejectFrame => ({ $hb: 'reject', reason, message });
 export const ping = (seq: number, t: number, rtt?: number): PingFrame =>
   rtt === undefined ? { $hb: 'ping', seq, t } : { $hb: 'ping', seq, t, rtt: Math.round(rtt * 1000) / 1000 };
 export const pong = (p: PingFrame): PongFrame => ({ $hb: 'pong', seq: p.seq, t: p.t });
 export const BYE: ByeFrame = Object.freeze({ $hb: 'bye' }) as ByeFrame;
+export const goAway = (reason: NonNullable<ByeFrame['reason']>): ByeFrame => ({ $hb: 'bye', reason });
+
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /** Limits on what a peer says about itself (API.md "Sessions"); our own options obey them too. */
 export const MAX_NODE_ID_LENGTH = 256;
@@ -78,10 +88,10 @@ export function identityFrameProblem(f: HelloFrame | WelcomeFrame): string | und
   const metaProblem = metadataProblem(f.meta);
   if (metaProblem) return `metadata ${metaProblem}`;
   if (f.$hb === 'hello' && f.token !== undefined && typeof f.token !== 'string') return 'token must be a string';
+  if (f.inc !== undefined && (typeof f.inc !== 'string' || f.inc.length > 64)) return 'incarnation must be a string of at most 64 characters';
+  if (f.$hb === 'welcome' && f.minPing !== undefined && !(isFiniteNumber(f.minPing) && f.minPing >= 0)) return 'minPing must be a number >= 0';
   return undefined;
 }
-
-const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /** A ping or pong is well formed when `seq` and `t` are finite numbers (and `rtt`, when present, one ≥ 0). */
 export function isValidBeat(f: PingFrame | PongFrame): boolean {

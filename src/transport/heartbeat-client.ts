@@ -205,9 +205,11 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
   private failInFlight(link: PeerLink): void {
     if (this.routingMap.size === 0) return;
     const cause = link.cause!;
+    // Inside a resume window the peer is only suspect, but these requests went down with the link.
+    const resuming = link.peerId !== '' && this.table.status(link.peerId) === 'suspect';
     const error = isDeparture(cause)
       ? new PeerLostError(link.peerId || this.target, 'left')
-      : new PeerLostError(link.peerId || this.target, 'lost', cause as LossReason);
+      : new PeerLostError(link.peerId || this.target, resuming ? 'suspect' : 'lost', cause as LossReason);
     const callbacks = [...this.routingMap.values()];
     this.routingMap.clear();
     for (const callback of callbacks) {
@@ -230,6 +232,8 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
       if (!this.refusalLogged) this.log.error(messages.authRetryNotice(this.target, delay));
       this.refusalLogged = true;
     } else {
+      // The server cut us for pinging too fast: it asked for calm, so wait at least maxDelayMs.
+      if (link?.cause === 'too-many-pings') delay = Math.max(delay, this.client.reconnect.maxDelayMs);
       // One line per state change, not per attempt; the logger context names the client.
       this.logLine(link?.peerId
         ? this.reconnectLog.linkClosed(link.peerId, String(link.cause), delay, Date.now())

@@ -69,7 +69,7 @@ export function virtualWorld(options: HeartbeatModuleOptions = {}) {
   const clock = new VirtualClock();
   const resolved = resolveHeartbeatOptions({ nodeId: 'local', ...options });
   const ticker = new HeartbeatTicker(resolved, clock.scheduler);
-  const table = new PeerTable(ticker);
+  const table = new PeerTable(ticker, resolved);
   const presence = new PresenceService(table);
   const logger = new Logger('test');
   const warnings: string[] = [];
@@ -102,7 +102,28 @@ export function virtualWorld(options: HeartbeatModuleOptions = {}) {
     };
   }
 
-  return { clock, ticker, table, presence, ctx, events, warnings, inbound, options: resolved };
+  /** A connection we opened, whose server we script frame by frame. */
+  function outbound(auth: LinkAuth = {}) {
+    const transport = new MemoryTransport(() => clock.now);
+    const link = new PeerLink('outbound', '10.0.0.1:4000', transport, ctx, auth);
+    link.start();
+    return {
+      link,
+      transport,
+      receive(frame: Record<string, unknown>): boolean {
+        return link.onFrame(frame, JSON.stringify(frame).length);
+      },
+      welcome(id = 'server-1', extra: Record<string, unknown> = {}) {
+        return this.receive({ $hb: 'welcome', v: 1, id, inc: 'srv-inc', meta: {}, ...extra });
+      },
+      close(errorCode?: string) {
+        if (errorCode !== undefined) link.onSocketError(Object.assign(new Error(errorCode), { code: errorCode }));
+        link.onTransportClosed();
+      },
+    };
+  }
+
+  return { clock, ticker, table, presence, outbound, ctx, events, warnings, inbound, options: resolved };
 }
 
 /** A scripted inbound peer on a real (module-provided) detector and presence table. */

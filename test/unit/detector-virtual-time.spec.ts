@@ -297,4 +297,138 @@ describe('failure detector on virtual time', () => {
       expect(world.presence.get('b')).toBeUndefined();
     });
   });
+
+  describe('sessions (issue 12)', () => {
+    it('a new incarnation of a known nodeId replaces it at once: lost (replaced), then joined, old links cut', () => {
+      const world = virtualWorld();
+      const old = world.inbound();
+      old.hello('peer-1', { inc: 'first' });
+      world.clock.runUntil(300);
+      const fresh = world.inbound();
+      fresh.hello('peer-1', { inc: 'second' });
+      expect(world.events.map((e) => [e.type, e.reason])).toEqual([['joined', undefined], ['lost', 'replaced'], ['joined', undefined]]);
+      expect(world.events[1].at).toBe(300); // at once, not after the heartbeat bound
+      expect(old.transport.destroyed).toBe(true);
+      old.close();
+      expect(world.events).toHaveLength(3); // the old link's close is not a second event
+      expect(world.presence.get('peer-1')?.status).toBe('alive');
+    });
+
+    it('the same incarnation over a second link is one peer, as before', () => {
+      const world = virtualWorld();
+      world.inbound().hello('peer-1', { inc: 'one' });
+      world.inbound().hello('peer-1', { inc: 'one' });
+      expect(world.events.map((e) => e.type)).toEqual(['joined']);
+    });
+
+    describe('resume window', () => {
+      const resume = { heartbeat: { intervalMs: 1000, resumeWindowMs: 2000 } };
+
+      it('a reset link makes the peer suspect; the same incarnation back within the window is recovered, no lost', () => {
+        const world = virtualWorld(resume);
+        const a = world.inbound();
+        a.hello('peer-1', { inc: 'one' });
+        a.close('ECONNRESET');
+        expect(world.presence.get('peer-1')?.status).toBe('suspect');
+        world.clock.runUntil(1500);
+        world.inbound().hello('peer-1', { inc: 'one' });
+        world.clock.runUntil(2500); // past the window's end: nothing more
+        expect(world.events.map((e) => e.type)).toEqual(['joined', 'suspect', 'recovered']);
+      });
+
+      it('past the window: lost with the original reason, when the window ends', () => {
+        const world = virtualWorld(resume);
+        const a = world.inbound();
+        a.hello('peer-1', { inc: 'one' });
+        world.clock.runUntil(100);
+        a.close(); // FIN without bye
+        world.clock.runUntil(2099);
+        expect(world.events.map((e) => e.type)).toEqual(['joined', 'suspect']);
+        world.clock.runUntil(2101);
+        expect(world.events.map((e) => [e.type, e.reason])).toEqual([['joined', undefined], ['suspect', undefined], ['lost', 'closed-without-goodbye']]);
+        expect(world.events[2].at).toBe(2100);
+      });
+
+      it('a new incarnation inside the window is replaced, not recovered', () => {
+        const world = virtualWorld(resume);
+        const a = world.inbound();
+        a.hello('peer-1', { inc: 'one' });
+        a.close('ECONNRESET');
+        world.inbound().hello('peer-1', { inc: 'two' });
+        world.clock.runUntil(1400);
+        expect(world.events.map((e) => [e.type, e.reason])).toEqual([
+          ['joined', undefined], ['suspect', undefined], ['lost', 'replaced'], ['joined', undefined],
+        ]);
+      });
+
+      it('a goodbye, a heartbeat timeout or a protocol error is not forgiven', () => {
+        const world = virtualWorld(resume);
+        const a = world.inbound();
+        a.hello('a', { inc: 'one' });
+        a.receive({ $hb: 'bye' });
+        a.close();
+        const b = world.inbound();
+        b.hello('b', { inc: 'one' });
+        b.receive({ $hb: 'nonsense' });
+        b.close();
+        expect(world.events.map((e) => [e.type, e.peer.id])).toEqual([['joined', 'a'], ['left', 'a'], ['joined', 'b'], ['lost', 'b']]);
+      });
+    });
+
+    describe('server ping policy', () => {
+      it('closes a peer that pings faster than the floor after 3 strikes, with too-many-pings and a GOAWAY', () => {
+        const world = virtualWorld({ server: { minPingIntervalMs: 100 } });
+        const raw = world.inbound();
+        raw.hello('pinger');
+        expect(raw.transport.sent[0].frame).toMatchObject({ $hb: 'welcome', minPing: 100 });
+        for (let i = 1; i <= 3; i++) { // the first ping, then two strikes: still served
+          world.clock.runUntil(i);
+          raw.receive({ $hb: 'ping', seq: i, t: world.clock.now });
+        }
+        expect(raw.link.cause).toBeUndefined();
+        expect(raw.transport.kinds().filter((k) => k === 'pong')).toHaveLength(3);
+        world.clock.runUntil(4);
+        raw.receive({ $hb: 'ping', seq: 4, t: 4 }); // the third strike
+        expect(raw.link.cause).toBe('too-many-pings');
+        expect(raw.transport.kinds().slice(-1)).toEqual(['bye']);
+        expect(raw.transport.sent.at(-1)!.frame).toEqual({ $hb: 'bye', reason: 'too-many-pings' });
+        raw.close();
+        expect(world.events.at(-1)).toMatchObject({ type: 'lost', reason: 'too-many-pings' });
+      });
+
+      it('never strikes a peer that pings at the floor', () => {
+        const world = virtualWorld({ server: { minPingIntervalMs: 100 } });
+        const honest = world.inbound();
+        honest.hello('honest');
+        for (let t = 95; t < 5000; t += 95) { // half a tick early, every time
+          world.clock.runUntil(t);
+          honest.receive({ $hb: 'ping', seq: t, t });
+        }
+        expect(honest.link.cause).toBeUndefined();
+      });
+
+      it('a client configured faster adopts the server floor on that link and warns once', () => {
+        const world = virtualWorld({ heartbeat: { intervalMs: 20 } });
+        const a = world.outbound();
+        a.welcome('server-1', { minPing: 100 });
+        const b = world.outbound();
+        b.welcome('server-1', { minPing: 100 });
+        const start = world.clock.now;
+        world.clock.runUntil(start + 1000);
+        const pings = a.transport.sent.filter((s) => s.frame.$hb === 'ping');
+        for (let i = 1; i < pings.length; i++) expect(pings[i].at - pings[i - 1].at).toBeGreaterThanOrEqual(95);
+        expect(pings.length).toBeLessThanOrEqual(11);
+        expect(world.warnings.filter((w) => /no faster than every 100 ms/.test(w))).toHaveLength(1);
+      });
+
+      it('a client told by GOAWAY that it pinged too fast records a loss, not a departure', () => {
+        const world = virtualWorld();
+        const a = world.outbound();
+        a.welcome();
+        a.receive({ $hb: 'bye', reason: 'too-many-pings' });
+        a.close();
+        expect(world.events.at(-1)).toMatchObject({ type: 'lost', reason: 'too-many-pings' });
+      });
+    });
+  });
 });

@@ -5,9 +5,10 @@ describe('options: defaults and validation', () => {
   it('fills every documented default', () => {
     const o = resolveHeartbeatOptions({ server: {}, clients: [{ name: 'A' }] });
     expect(o.nodeId).toMatch(/^.+-\d+-[0-9a-f]{6}$/);
-    expect(o.heartbeat).toEqual({ intervalMs: 1000, missedBeats: 3, suspectAfterBeats: 1 });
+    expect(o.heartbeat).toEqual({ intervalMs: 1000, missedBeats: 3, suspectAfterBeats: 1, resumeWindowMs: 0 });
+    expect(o.incarnation).toMatch(/^[0-9a-f]{16}$/);
     expect(o.keepAlive).toEqual({ enabled: true, idleMs: 5000, intervalMs: 1000, probes: 4, userTimeoutMs: 9000, noDelay: true });
-    expect(o.server).toEqual({ host: '127.0.0.1', port: 3000, tlsOptions: undefined, authToken: undefined });
+    expect(o.server).toEqual({ host: '127.0.0.1', port: 3000, tlsOptions: undefined, authToken: undefined, minPingIntervalMs: 100 });
     expect(o.limits).toEqual({ maxFrameBytes: 4 * 1024 * 1024, handshakeTimeoutMs: 10_000 });
     expect(o.clients[0]).toMatchObject({ name: 'A', host: '127.0.0.1', port: 3000, waitForReadyMs: 0, reconnect: { initialDelayMs: 200, maxDelayMs: 5000, factor: 2, jitter: 0.2 } });
   });
@@ -18,7 +19,25 @@ describe('options: defaults and validation', () => {
     expect(k.userTimeoutMs).toBeLessThanOrEqual(10_000);
   });
 
+  it.each([
+    [400, 100, { idleMs: 1000, intervalMs: 1000, probes: 1 }],
+    [4000, 1000, { idleMs: 4000, intervalMs: 1000, probes: 4 }],
+    [10_000, 2500, { idleMs: 10_000, intervalMs: 1000, probes: 10 }],
+  ])('detectWithinMs %i: interval %i ms and a kernel keepalive within twice the budget', (budget, interval, keepAlive) => {
+    const o = resolveHeartbeatOptions({ heartbeat: { detectWithinMs: budget } });
+    expect(o.heartbeat.intervalMs).toBe(interval);
+    expect(o.heartbeat.detectWithinMs).toBe(budget);
+    expect((o.heartbeat.missedBeats + 1) * o.heartbeat.intervalMs).toBeLessThanOrEqual(budget);
+    expect(o.keepAlive).toMatchObject(keepAlive);
+    expect(o.keepAlive.idleMs + o.keepAlive.probes * o.keepAlive.intervalMs).toBeLessThanOrEqual(Math.max(2000, 2 * budget));
+    expect(o.keepAlive.userTimeoutMs).toBe(o.keepAlive.idleMs + o.keepAlive.probes * o.keepAlive.intervalMs);
+  });
+
   it.each<[string, HeartbeatModuleOptions, RegExp]>([
+    ['detectWithinMs and intervalMs together', { heartbeat: { detectWithinMs: 4000, intervalMs: 1000 } }, /"heartbeat\.detectWithinMs" cannot be given together with heartbeat\.intervalMs/],
+    ['a detection budget too small for a 10 ms interval', { heartbeat: { detectWithinMs: 30 } }, /"heartbeat\.detectWithinMs" must be a number of ms from 40/],
+    ['negative resume window', { heartbeat: { resumeWindowMs: -1 } }, /"heartbeat\.resumeWindowMs"/],
+    ['negative minPingIntervalMs', { server: { minPingIntervalMs: -5 } }, /"server\.minPingIntervalMs"/],
     ['negative interval', { heartbeat: { intervalMs: -5 } }, /"heartbeat\.intervalMs" must be a number of ms from 10 to 2147483647 \(got -5\)/],
     ['interval below 10 ms (a healthy link would flap)', { heartbeat: { intervalMs: 1 } }, /"heartbeat\.intervalMs" must be a number of ms from 10/],
     ['interval past the timer limit', { heartbeat: { intervalMs: 2 ** 31 } }, /"heartbeat\.intervalMs"/],
