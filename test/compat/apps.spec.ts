@@ -10,20 +10,22 @@ import { pathToFileURL } from 'node:url';
 import { cleanUp, eventually, freePort, httpGet, installApp, Program, ROOT, type FixtureApp } from './support/package-fixture.js';
 
 const LOST = /^@OnPeerLost: orders-1 lost \((closed-without-goodbye|connection-reset)\)$/;
-
-describe.each([
+const APPS = [
   { name: 'nest12-cjs', format: 'commonjs' },
   { name: 'nest12-esm', format: 'esm' },
   { name: 'nest11-cjs', format: 'commonjs' },
-])('$name app with the packed package', ({ name, format }) => {
+];
+
+afterAll(() => cleanUp(), 30_000);
+
+describe.each(APPS)('$name app with the packed package', ({ name, format }) => {
   let app: FixtureApp;
 
   beforeAll(async () => {
     app = await installApp(name);
-    await app.compile();
+    const c = await app.compile();
+    if (process.env.COMPAT_TIMES) process.stderr.write(`${name}: install ${app.installMs} ms, tsc ${c.ms} ms\n`);
   }, 300_000);
-
-  afterAll(() => cleanUp(), 30_000);
 
   test(`the programs compile to ${format} and load nest-heartbeat with ${format === 'commonjs' ? 'require()' : 'import'}`, async () => {
     const server = await readFile(join(app.dir, 'dist', 'server.js'), 'utf8');
