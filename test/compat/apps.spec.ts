@@ -113,6 +113,16 @@ describe.each(APPS)('$name app with the packed package', ({ name, format }) => {
     await hybrid.stop();
   }, 60_000);
 
+  test('failover: with instance B down, a request goes to instance A, the one presence reports alive', async () => {
+    const [portA, portB] = [String(await freePort()), String(await freePort())];
+    const server = app.start('server', { PORT: portA });
+    await server.waitFor(/^orders-1 listening/);
+    const gateway = app.start('failover', { ORDERS_A_PORT: portA, ORDERS_B_PORT: portB });
+    await gateway.waitFor(/^reply: \{"id":"A-3","total":42\}$/);
+    expect((await gateway.exited).code).toBe(0);
+    await server.stop();
+  }, 60_000);
+
   if (name === 'nest12-esm') {
     test('under tsx (no decorator metadata) the client example runs: its injections use explicit tokens', async () => {
       const port = String(await freePort());
