@@ -35,3 +35,15 @@ test('every relative link of README.md and docs/*.md points at a file of the rep
   }
   expect(broken).toEqual([]);
 });
+
+test('every example program enables shutdown hooks, so that a SIGTERM is a goodbye and not a false `lost`', async () => {
+  const programs = (await readdir(EXAMPLES)).filter((f) => f.endsWith('.ts'));
+  const without: string[] = [];
+  for (const file of programs) {
+    const source = await readFile(join(EXAMPLES, file), 'utf8');
+    const creates = (source.match(/NestFactory\.create\w*\(/g) ?? []).length;
+    const enables = (source.match(/\.enableShutdownHooks\(\)/g) ?? []).length;
+    if (creates === 0 || enables < creates) without.push(file);
+  }
+  expect(without).toEqual([]);
+});
