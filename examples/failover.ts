@@ -3,7 +3,7 @@
 import { Inject, Injectable, Module, ServiceUnavailableException } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { firstValueFrom } from 'rxjs';
-import { HeartbeatClient, HeartbeatModule, PeerLostError } from 'nest-heartbeat';
+import { HeartbeatClient, HeartbeatModule, PeerLostError, PeerUnavailableError } from 'nest-heartbeat';
 
 @Injectable()
 class OrdersGateway {
@@ -20,8 +20,9 @@ class OrdersGateway {
       try {
         return await firstValueFrom(client.send<{ id: string; total: number }>('orders.get', id));
       } catch (e) {
-        if (!(e instanceof PeerLostError)) throw e;
-        lastError = e; // that instance died mid-request: try the next one
+        // PeerLostError: that instance died mid-request; PeerUnavailableError: it went down just now.
+        if (!(e instanceof PeerLostError || e instanceof PeerUnavailableError)) throw e;
+        lastError = e; // try the next one
       }
     }
     throw lastError;
