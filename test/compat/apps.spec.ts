@@ -71,6 +71,8 @@ describe.each(APPS)('$name app with the packed package', ({ name, format }) => {
     const statuses = client.lines.filter((l) => /^orders-1 is (alive|lost|left)$/.test(l));
     expect(statuses).toEqual(['orders-1 is alive', 'orders-1 is lost', 'orders-1 is alive', 'orders-1 is left']);
     expect(client.lines.filter((l) => LOST.test(l))).toHaveLength(1);
+    // The client ran for seconds, past the module's shutdown-hooks check: the example enables them.
+    expect(client.output).not.toMatch(/will not run shutdown hooks/);
     await client.stop();
   }, 60_000);
 
