@@ -1,6 +1,7 @@
 import { TcpSocket } from '@nestjs/microservices';
 import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
+import { failFraming } from '../transport/nest-compat.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { encodeFrame, type ControlFrame } from './frames.js';
 
@@ -183,7 +184,7 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
     } catch (error) {
       this.decoder = null;
       if (this.listener) this.listener.onProtocolError(error);
-      else this.handleDataError(error, { destroy: true });
+      else failFraming(this, error);
     }
   }
 

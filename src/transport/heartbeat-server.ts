@@ -7,6 +7,7 @@ import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../interfa
 import { createLinkContext, type LinkContext, type LinkReporter } from '../link/link-context.js';
 import type { PeerLink } from '../link/peer-link.js';
 import { attachLink, frameAccepted, remoteAddress } from './attach-link.js';
+import { untrackSocket } from './nest-compat.js';
 
 const ROUTE_MEMO_ENTRIES = 1000;
 const ROUTE_MEMO_MAX_CHARS = 1024;
@@ -67,7 +68,7 @@ export class HeartbeatServer extends ServerTCP {
   override close(): void {
     for (const [link, socket] of this.sockets) {
       link.sayGoodbye();
-      this.openSockets.delete(socket);
+      untrackSocket(this, socket);
     }
     super.close();
   }
