@@ -78,21 +78,15 @@ export function virtualWorld(options: HeartbeatModuleOptions = {}) {
   const events: PresenceEvent[] = [];
   presence.events$.subscribe((e) => events.push(e));
 
-  /** An accepted connection whose peer we script frame by frame. */
-  function inbound(auth: LinkAuth = {}) {
+  /** A link on a memory transport, whose other side we script frame by frame. */
+  function scripted(direction: 'inbound' | 'outbound', address: string, auth: LinkAuth) {
     const transport = new MemoryTransport(() => clock.now);
-    const link = new PeerLink('inbound', '10.0.0.9:5000', transport, ctx, auth);
+    const link = new PeerLink(direction, address, transport, ctx, auth);
     return {
       link,
       transport,
       receive(frame: Record<string, unknown>): boolean {
         return link.onFrame(frame, JSON.stringify(frame).length);
-      },
-      hello(id = 'peer-1', extra: Record<string, unknown> = {}) {
-        return this.receive({ $hb: 'hello', v: 1, id, meta: { service: 'orders' }, ...extra });
-      },
-      ping(seq = 1) {
-        return this.receive({ $hb: 'ping', seq, t: clock.now });
       },
       /** The socket closed (after our destroy, or the peer's FIN/RST). */
       close(errorCode?: string) {
@@ -102,23 +96,28 @@ export function virtualWorld(options: HeartbeatModuleOptions = {}) {
     };
   }
 
-  /** A connection we opened, whose server we script frame by frame. */
-  function outbound(auth: LinkAuth = {}) {
-    const transport = new MemoryTransport(() => clock.now);
-    const link = new PeerLink('outbound', '10.0.0.1:4000', transport, ctx, auth);
-    link.start();
+  /** An accepted connection. */
+  function inbound(auth: LinkAuth = {}) {
+    const peer = scripted('inbound', '10.0.0.9:5000', auth);
     return {
-      link,
-      transport,
-      receive(frame: Record<string, unknown>): boolean {
-        return link.onFrame(frame, JSON.stringify(frame).length);
+      ...peer,
+      hello(id = 'peer-1', extra: Record<string, unknown> = {}) {
+        return peer.receive({ $hb: 'hello', v: 1, id, meta: { service: 'orders' }, ...extra });
       },
+      ping(seq = 1) {
+        return peer.receive({ $hb: 'ping', seq, t: clock.now });
+      },
+    };
+  }
+
+  /** A connection we opened (it has said hello). */
+  function outbound(auth: LinkAuth = {}) {
+    const server = scripted('outbound', '10.0.0.1:4000', auth);
+    server.link.start();
+    return {
+      ...server,
       welcome(id = 'server-1', extra: Record<string, unknown> = {}) {
-        return this.receive({ $hb: 'welcome', v: 1, id, inc: 'srv-inc', meta: {}, ...extra });
-      },
-      close(errorCode?: string) {
-        if (errorCode !== undefined) link.onSocketError(Object.assign(new Error(errorCode), { code: errorCode }));
-        link.onTransportClosed();
+        return server.receive({ $hb: 'welcome', v: 1, id, inc: 'srv-inc', meta: {}, ...extra });
       },
     };
   }
