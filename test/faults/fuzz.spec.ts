@@ -6,10 +6,13 @@
  *
  * One fast-check case is a batch of 1–12 connections run in parallel (fast-check still shrinks
  * it to the fewest, simplest connections that break an invariant). Invariants, per case:
- *  1. every connection is closed (the client sees 'close') by a deadline derived from the
- *     options — see `deadlineFor` — and the server holds no link for it afterwards;
+ *  1. the server's socket of every connection is destroyed (its 'close' event, seen through
+ *     Nest's `unwrap()`; the client side is allowHalfOpen, so a `hold` holds even after the
+ *     server's FIN) by a deadline derived from the options — see `deadlineFor` — and the
+ *     server holds no link for it afterwards;
  *  2. every fuzz peer the server knows is in a terminal state (`lost`/`left`) once its links are
- *     gone, and a peer that said `bye` on a handshaken link is `left`;
+ *     gone, a peer that said `bye` on a handshaken link is `left`, and no peer joins with a
+ *     hello the contract refuses (over the nodeId/metadata limits, wrong token, bad version…);
  *  3. no @MessagePattern/@EventPattern handler runs for a frame the contract says must not be
  *     served: on the `authToken` server before a good hello; anywhere after the connection's `bye`,
  *     after a frame that closes the connection, or for a control frame (`$hb`);
@@ -25,7 +28,7 @@ import { Controller, Module, type INestApplicationContext, type INestMicroservic
 import { NestFactory } from '@nestjs/core';
 import { EventPattern, MessagePattern } from '@nestjs/microservices';
 import fc from 'fast-check';
-import { connect, type Socket } from 'node:net';
+import { connect, type Server, type Socket } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { firstValueFrom } from 'rxjs';
@@ -109,6 +112,9 @@ class FuzzController {
   }
 }
 
+/** `joined` events of fuzz peers, by connection number. */
+const joins = new Map<number, { idLength: number; idControl: boolean; metaKeys: number; metaChars: number }>();
+
 /** Every log line of the apps; only violations and counts are kept, so the heap stays flat. */
 class CheckingLogger implements LoggerService {
   readonly violations: string[] = [];
@@ -175,7 +181,25 @@ async function startServer(nodeId: string, authToken?: string) {
   } as never);
   await app.listen();
   const server = app.get(HeartbeatServer);
-  return { app, server, presence: app.get(PresenceService), port: server.address!.port };
+  /** The server's end of every accepted connection, by the client's port: its 'close' means destroyed. */
+  const accepted = new Map<number, { closed: Promise<void>; closedAt?: number }>();
+  server.unwrap<Server>().on('connection', (sock: Socket) => {
+    const entry: { closed: Promise<void>; closedAt?: number } = {
+      closed: new Promise<void>((resolve) => sock.once('close', () => {
+        entry.closedAt = now();
+        resolve();
+      })),
+    };
+    accepted.set(sock.remotePort ?? -1, entry);
+  });
+  const presence = app.get(PresenceService);
+  presence.events$.subscribe((e) => {
+    if (e.type !== 'joined') return;
+    const c = /^fz-(\d+)/.exec(e.peer.id)?.[1];
+    // Only sizes are kept: holding a peer's strings here would hide a leak from the heap check.
+    if (c !== undefined) joins.set(Number(c), { idLength: e.peer.id.length, idControl: /[\u0000-\u001f\u007f]/.test(e.peer.id), metaKeys: Object.keys(e.peer.metadata).length, metaChars: Object.entries(e.peer.metadata).reduce((n, [k, v]) => n + k.length + String(v).length, 0) });
+  });
+  return { app, server, presence, port: server.address!.port, accepted };
 }
 type ServerApp = Awaited<ReturnType<typeof startServer>>;
 
@@ -306,7 +330,7 @@ const frameArb: fc.Arbitrary<FrameSpec> = fc.oneof(
     t: fc.constant('unknownHb' as const),
     value: fc.oneof(fc.string({ maxLength: 8 }).map((s) => `x${s}`), fc.string({ minLength: 300, maxLength: 2000 }), fc.integer(), fc.constant(null), fc.constant({ a: 1 })),
   }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('unknownPattern' as const), size: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 8 * 1024, max: MAX_FRAME_BYTES - 512 })), event: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ t: fc.constant('unknownPattern' as const), size: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 8 * 1024, max: MAX_FRAME_BYTES - 512 })), event: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({
     t: fc.constant('oddPacket' as const),
     pattern: fc.oneof(fc.constant('fz'), fc.constant({ cmd: 'fz' }), fc.integer(), fc.constant(null), fc.constant(undefined), fc.constant([1, 2]), fc.string({ maxLength: 5 })),
@@ -341,8 +365,13 @@ const stall = fc.oneof(
 const connArb: fc.Arbitrary<ConnSpec> = fc.record({
   server: fc.constantFrom('open' as const, 'auth' as const),
   startDelay: fc.integer({ min: 0, max: INTERVAL_MS }),
-  // Most conversations start with a good hello, so the states after the handshake are reached.
-  greet: fc.oneof({ weight: 3, arbitrary: goodHello.map((h) => [h]) }, { weight: 1, arbitrary: fc.constant([] as FrameSpec[]) }),
+  // Most conversations start with a good hello, so the states after the handshake are reached;
+  // some with any hello (refused ones included), some with none (stock clients, pre-handshake frames).
+  greet: fc.oneof(
+    { weight: 4, arbitrary: goodHello.map((h) => [h]) },
+    { weight: 1, arbitrary: anyHello.map((h) => [h]) },
+    { weight: 1, arbitrary: fc.constant([] as FrameSpec[]) },
+  ),
   frames: fc.array(frameArb, { maxLength: 8 }),
   cuts: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 6 }),
   stalls: fc.array(stall, { maxLength: 7 }),
@@ -575,7 +604,7 @@ interface ConnRun {
 }
 
 /**
- * When must this connection be closed (client's view)? From what was written and the model:
+ * When must the server have destroyed this connection's socket? From what was written and the model:
  * - a frame that closes the link, or a `bye`: its write + GRACE (issue 10: destroyed within the grace);
  * - FIN from the client (`end`): its time + GRACE (and `destroy`/`reset` close the socket locally);
  * - otherwise a handshaking link by connectedAt + handshakeTimeoutMs, an open managed link by
@@ -637,7 +666,8 @@ async function runConnection(spec: ConnSpec, server: ServerApp): Promise<ConnRun
   const c = ++connCounter;
   const verdicts = model(spec);
   await sleep(spec.startDelay);
-  const socket: Socket = connect({ host: '127.0.0.1', port: server.port });
+  // allowHalfOpen: a `hold` really holds, even after the server's FIN (as the issue's reproduction did).
+  const socket: Socket = connect({ host: '127.0.0.1', port: server.port, allowHalfOpen: true });
   socket.on('error', () => undefined);
   const run: ConnRun = {
     c, spec, verdicts, connectedAt: now(), frameWrittenAt: [], lastWriteAt: 0, lagAtStart: lag.blockedMs, gotWelcome: false, calm: true,
@@ -654,12 +684,23 @@ async function runConnection(spec: ConnSpec, server: ServerApp): Promise<ConnRun
       }
     }
   });
-  const closed = new Promise<void>((resolve) => socket.once('close', () => {
-    run.closedAt = now();
-    resolve();
-  }));
-  await Promise.race([new Promise((r) => socket.once('connect', r)), closed]);
+  const clientClosed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await Promise.race([new Promise((r) => socket.once('connect', r)), clientClosed]);
   run.connectedAt = run.lastWriteAt = now();
+  // The server's end of this connection: its 'close' is the socket destroyed.
+  let accepted = server.accepted.get(socket.localPort ?? -1);
+  for (const until = now() + 1000; !accepted && now() < until;) {
+    await sleep(2);
+    accepted = server.accepted.get(socket.localPort ?? -1);
+  }
+  if (!accepted) {
+    socket.destroy();
+    return { ...run, violation: 'the server never accepted the connection' };
+  }
+  server.accepted.delete(socket.localPort!);
+  const closed = accepted.closed.then(() => {
+    run.closedAt = accepted.closedAt;
+  });
 
   // The byte stream, with each frame's end offset, cut at random points.
   const parts = spec.frames.map((f, k) => encodeFrame(f, c, k));
@@ -671,7 +712,7 @@ async function runConnection(spec: ConnSpec, server: ServerApp): Promise<ConnRun
   for (let i = 0; i + 1 < bounds.length && run.closedAt === undefined; i++) {
     const pause = i === 0 ? 0 : spec.stalls[i - 1] ?? 0;
     if (pause > 0) await sleep(pause);
-    if (run.closedAt !== undefined || socket.destroyed) break;
+    if (run.closedAt !== undefined || socket.destroyed || !socket.writable) break;
     const gap = now() - run.lastWriteAt;
     if (gap > LOST_AFTER_MS / 2 || (!run.gotWelcome && now() - run.connectedAt > HANDSHAKE_TIMEOUT_MS / 2)) run.calm = false;
     socket.write(stream.subarray(bounds[i], bounds[i + 1]));
@@ -720,14 +761,18 @@ async function runConnection(spec: ConnSpec, server: ServerApp): Promise<ConnRun
   }
   if (run.closedAt === undefined) {
     run.deadline ??= deadlineFor(run) ?? undefined;
-    run.violation = `socket still open ${Math.round(now() - run.connectedAt)} ms after connect; deadline ${run.deadline?.rule}`;
-    socket.destroy();
-    await closed;
+    run.violation = `server's socket still open ${Math.round(now() - run.connectedAt)} ms after connect; deadline ${run.deadline?.rule}`;
   } else if (run.deadline === undefined) {
     run.deadline = deadlineFor(run) ?? undefined;
   }
   if (run.closedAt !== undefined && run.deadline && run.closedAt > run.deadline.at && !run.violation) {
-    run.violation = `closed ${Math.round(run.closedAt - run.deadline.at)} ms after its deadline (${run.deadline.rule})`;
+    run.violation = `server's socket closed ${Math.round(run.closedAt - run.deadline.at)} ms after its deadline (${run.deadline.rule})`;
+  }
+  socket.destroy();
+  await clientClosed;
+  if (run.closedAt === undefined) {
+    await Promise.race([closed, sleep(GRACE_MS)]);
+    if (run.closedAt === undefined) run.violation += `; still open ${GRACE_MS} ms after the client destroyed its end`;
   }
   return run;
 }
@@ -827,6 +872,22 @@ async function runCase(specs: ConnSpec[]): Promise<void> {
     if (peer && plain && run.gotWelcome && run.calm && run.frameWrittenAt[byeIdx] !== undefined
       && (run.closedAt === undefined || run.frameWrittenAt[byeIdx]! < run.closedAt) && peer.status !== 'left') {
       violations.push(`[presence] conn ${run.c}: said bye on a handshaken link (frame ${byeIdx}) but peer is '${peer.status}', not 'left'`);
+    }
+  }
+  // 2b. The handshake limits (API.md): nodeId ≤ 256 printable characters, metadata ≤ 64 keys and
+  // ≤ 4 KiB; a hello over them, or refused for any other reason, never makes a peer join.
+  for (const run of runs) {
+    const joined = joins.get(run.c);
+    joins.delete(run.c);
+    if (!joined) continue;
+    if (joined.idLength > 256 || joined.idControl || joined.metaKeys > 64 || joined.metaChars > 4096) {
+      violations.push(`[limits] conn ${run.c} (${run.spec.server}): a peer joined with a ${joined.idLength}-char nodeId${joined.idControl ? ' holding a control character' : ''} and ${joined.metaKeys} metadata keys / ${joined.metaChars} chars`);
+    }
+    const firstHello = run.spec.frames.findIndex((f) => f.t === 'hello');
+    const refused = firstHello >= 0 && run.verdicts[firstHello].after === 'dead' && (firstHello === 0 || run.verdicts[firstHello - 1].after === 'handshaking');
+    const unmanagedBefore = run.verdicts.slice(0, Math.max(0, firstHello)).some((v) => v.after === 'unmanaged');
+    if (refused && !unmanagedBefore) {
+      violations.push(`[limits] conn ${run.c} (${run.spec.server}): frame ${firstHello} (${frameLabel(run.spec.frames[firstHello])}) must be refused, yet the peer joined`);
     }
   }
   // 3. Handlers only for frames the contract lets through.
