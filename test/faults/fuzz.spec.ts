@@ -11,8 +11,9 @@
  *     server's FIN) by a deadline derived from the options — see `deadlineFor` — and the
  *     server holds no link for it afterwards;
  *  2. every fuzz peer the server knows is in a terminal state (`lost`/`left`) once its links are
- *     gone, a peer that said `bye` on a handshaken link is `left`, and no peer joins with a
- *     hello the contract refuses (over the nodeId/metadata limits, wrong token, bad version…);
+ *     gone, a peer that said `bye` on a handshaken link is `left`, no peer joins with a hello
+ *     the contract refuses (over the nodeId/metadata limits, wrong token, bad version…), and
+ *     no peer shows an RTT that is negative or longer than its link lived;
  *  3. no @MessagePattern/@EventPattern handler runs for a frame the contract says must not be
  *     served: on the `authToken` server before a good hello; anywhere after the connection's `bye`,
  *     after a frame that closes the connection, or for a control frame (`$hb`);
@@ -61,8 +62,11 @@ const GRACE_MS = 1000;
  * while the connection lived (the contract stretches the detector by exactly that lag).
  */
 const SLACK_MS = 2 * TICK_MS + 500;
-/** Peer-supplied strings are cut to 200 characters in logs (API.md); a line holds fixed text and a few. */
-const MAX_LOG_LINE = 4096;
+/**
+ * Peer-supplied strings are escaped and cut to 200 characters in logs (API.md): a line holds
+ * fixed text (< 200 characters) and at most a few such strings (an address or nodeId, a reason).
+ */
+const MAX_LOG_LINE = 1024;
 /** A reply to the healthy client later than this is a lost reply. */
 const HEALTHY_REPLY_MS = 5000;
 
@@ -112,6 +116,8 @@ class FuzzController {
   }
 }
 
+/** The largest (or any negative) `rttMs` a fuzz peer showed in a presence event, by connection number. */
+const rtts = new Map<number, number>();
 /** `joined` events of fuzz peers, by connection number. */
 const joins = new Map<number, { idLength: number; idControl: boolean; metaKeys: number; metaChars: number }>();
 
@@ -194,6 +200,12 @@ async function startServer(nodeId: string, authToken?: string) {
   });
   const presence = app.get(PresenceService);
   presence.events$.subscribe((e) => {
+    const peerC = /^fz-(\d+)/.exec(e.peer.id)?.[1];
+    if (peerC !== undefined && e.peer.rttMs !== undefined) {
+      const n = Number(peerC);
+      rtts.set(n, Math.max(rtts.get(n) ?? -Infinity, e.peer.rttMs));
+      if (e.peer.rttMs < 0) rtts.set(n, e.peer.rttMs);
+    }
     if (e.type !== 'joined') return;
     const c = /^fz-(\d+)/.exec(e.peer.id)?.[1];
     // Only sizes are kept: holding a peer's strings here would hide a leak from the heap check.
@@ -328,7 +340,7 @@ const frameArb: fc.Arbitrary<FrameSpec> = fc.oneof(
   }) },
   { weight: 2, arbitrary: fc.record({
     t: fc.constant('unknownHb' as const),
-    value: fc.oneof(fc.string({ maxLength: 8 }).map((s) => `x${s}`), fc.string({ minLength: 300, maxLength: 2000 }), fc.integer(), fc.constant(null), fc.constant({ a: 1 })),
+    value: fc.oneof(fc.string({ maxLength: 8 }).map((s) => `x${s}`), fc.string({ minLength: 1100, maxLength: 3000 }), fc.integer(), fc.constant(null), fc.constant({ a: 1 })),
   }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant('unknownPattern' as const), size: fc.oneof(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 8 * 1024, max: MAX_FRAME_BYTES - 512 })), event: fc.boolean() }) },
   { weight: 2, arbitrary: fc.record({
@@ -888,6 +900,16 @@ async function runCase(specs: ConnSpec[]): Promise<void> {
     const unmanagedBefore = run.verdicts.slice(0, Math.max(0, firstHello)).some((v) => v.after === 'unmanaged');
     if (refused && !unmanagedBefore) {
       violations.push(`[limits] conn ${run.c} (${run.spec.server}): frame ${firstHello} (${frameLabel(run.spec.frames[firstHello])}) must be refused, yet the peer joined`);
+    }
+  }
+  // 2c. RTT (issue 10 item 11): a sample that is negative or older than the link is ignored, so a
+  // peer's rttMs is never negative nor longer than its link lived (pong t: 0, ping rtt: 1e300…).
+  for (const run of runs) {
+    const rtt = rtts.get(run.c);
+    rtts.delete(run.c);
+    const lived = (run.closedAt ?? now()) - run.connectedAt + SLACK_MS;
+    if (rtt !== undefined && (rtt < 0 || rtt > lived)) {
+      violations.push(`[rtt] conn ${run.c} (${run.spec.server}): peer showed rttMs ${rtt} on a link that lived ${Math.round(lived - SLACK_MS)} ms`);
     }
   }
   // 3. Handlers only for frames the contract lets through.
