@@ -13,11 +13,12 @@
  *
  * Needs root (CAP_SYS_ADMIN + CAP_NET_ADMIN) and iproute2; check `netnsAvailable()` first.
  */
-import { execFile, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFile, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInThisContext } from 'node:vm';
+import { spawnTied } from './tied-child.js';
 
 export interface NetPair {
   /** Network namespace name (also the prefix of both interface names). */
@@ -159,6 +160,27 @@ async function ipQuiet(args: readonly string[]): Promise<void> {
       throw error;
     }
   }
+}
+
+/**
+ * In CI as root the real faults must run: a missing namespace capability (or `setpriv`, which
+ * the privilege tests need) is then a failure, not a skip. Elsewhere the skips stay, with reasons.
+ */
+export function realFaultsRequired(): boolean {
+  return Boolean(process.env.CI) && process.getuid?.() === 0;
+}
+
+/** `test` when `available`; else a failing test in CI as root, a skip with the reason elsewhere. */
+export function testIfAvailable(available: { ok: boolean; reason?: string }) {
+  return (name: string, fn: () => unknown, timeout?: number): void => {
+    if (available.ok) return test(name, fn as never, timeout);
+    if (realFaultsRequired()) {
+      return test(`${name} — REQUIRED in CI as root`, () => {
+        throw new Error(`CI is set and this process is root, but the real fault cannot run: ${available.reason}`);
+      });
+    }
+    return test.skip(`${name} — SKIPPED: ${available.reason}`, fn as never, timeout);
+  };
 }
 
 let availability: Promise<NetnsAvailability> | undefined;
@@ -335,7 +357,7 @@ export async function createNetPair(): Promise<NetPair> {
 
     exec(cmd, args = [], opts = {}) {
       assertLive('exec');
-      const child = spawn('ip', ['netns', 'exec', name, cmd, ...args], opts);
+      const child = spawnTied(cmd, args, { ...opts, netns: name });
       record.children.add(child);
       child.once('exit', () => record.children.delete(child));
       child.once('error', () => record.children.delete(child));

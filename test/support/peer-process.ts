@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { PeerAppConfig } from '../fixtures/peer-app.js';
+import { spawnTied } from './tied-child.js';
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'peer-app.ts');
 
@@ -24,9 +25,10 @@ export class PeerProcess {
   private waiters: Array<() => void> = [];
 
   constructor(config: PeerAppConfig, options: { netns?: string } = {}) {
-    const node = [process.execPath, '--import', 'tsx', FIXTURE, JSON.stringify(config)];
-    const [cmd, ...args] = options.netns ? ['ip', 'netns', 'exec', options.netns, ...node] : node;
-    this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
+    // Tied to this process: a peer left stopped (SIGSTOP) dies with the runner all the same.
+    this.child = spawnTied(process.execPath, ['--import', 'tsx', FIXTURE, JSON.stringify(config)], {
+      netns: options.netns, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' },
+    });
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       try {
         this.lines.push(JSON.parse(line));
