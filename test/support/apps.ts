@@ -1,7 +1,6 @@
 import { Controller, Module, type INestApplicationContext, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventPattern, MessagePattern } from '@nestjs/microservices';
-import { createServer } from 'node:net';
 import {
   HeartbeatModule, HeartbeatServer, PresenceService, type HeartbeatModuleOptions, type PresenceEvent,
 } from '../../src/index.js';
@@ -39,9 +38,13 @@ function collect<A extends INestApplicationContext>(app: A): RunningApp<A> {
   return { app, presence, events, close: () => app.close() };
 }
 
-/** A HeartbeatServer microservice in this process, on a free port unless one is given. */
-export async function startServerApp(options: HeartbeatModuleOptions = {}) {
-  @Module({ imports: [HeartbeatModule.forRoot({ nodeId: 'server', ...options, server: { port: 0, ...options.server } })], controllers: [EchoController] })
+/** A HeartbeatServer microservice in this process, on port 0 (the OS picks) unless one is given. */
+export async function startServerApp(options: HeartbeatModuleOptions = {}, extra: { providers?: Array<new (...args: never[]) => unknown> } = {}) {
+  @Module({
+    imports: [HeartbeatModule.forRoot({ nodeId: 'server', ...options, server: { port: 0, ...options.server } })],
+    controllers: [EchoController],
+    providers: extra.providers ?? [],
+  })
   class ServerModule {}
   const app = await NestFactory.createMicroservice<INestMicroservice>(ServerModule, {
     inject: [HeartbeatServer], useFactory: (s: HeartbeatServer) => ({ strategy: s }), logger: false,
@@ -60,13 +63,32 @@ export async function startClientApp(options: HeartbeatModuleOptions) {
   return collect(app);
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    }).on('error', reject);
-  });
+/** Polls `predicate` every 5 ms. */
+export async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Closes whatever was registered, even when the test failed half-way (use in afterEach). */
+export class Closer {
+  private items: Array<{ close(): unknown }> = [];
+  add<T extends { close(): unknown }>(item: T): T {
+    this.items.push(item);
+    return item;
+  }
+  async closeAll(): Promise<void> {
+    const items = this.items.splice(0).reverse();
+    for (const item of items) {
+      try {
+        await item.close();
+      } catch {
+        // already closed
+      }
+    }
+  }
 }
 
 /** Resolves with the first event matching, already seen or to come. */
