@@ -281,31 +281,46 @@ describe('slowloris', () => {
 });
 
 describe('ping flood', () => {
-  test('a peer pinging as fast as it can: healthy latency within noise, heap bounded', async () => {
+  test('a peer pinging as fast as it can is cut (protocol-error) every time it tries; healthy latency within noise, heap bounded', async () => {
     server = await startLocalServer({ nodeId: 'flood-server' });
     const peer = await healthyPeer(server.port);
     const before = await latencies(peer, 'before', { count: 40 });
     const heap0 = await heapAfterGc();
-    const floodMs = 9_000;
-    const flooder = new LineChild(ATTACKER, { mode: 'flood', host: '127.0.0.1', port: server.port, id: 'flooder', ms: floodMs });
+    const t0 = Date.now();
+    const floodMs = 6_000;
+    // The flooder reconnects each time it is cut, so the attack lasts the whole window.
+    const flooder = new LineChild(ATTACKER, { mode: 'flood', host: '127.0.0.1', port: server.port, id: 'flooder', ms: floodMs, again: true });
     await flooder.waitFor('welcome', 10_000);
     const tStart = Date.now();
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
-    const during = await latencies(peer, 'during', { until: () => Date.now() - tStart > 4_000 });
+    const during = await latencies(peer, 'during', { until: () => Date.now() - tStart > 3_000 });
     loop.disable();
     const heaps: number[] = [];
-    for (let i = 0; i < 3 && flooder.child.exitCode === null; i++) {
+    while (heaps.length < 3) { // still inside the attack window (3 × ~0.5 s after 3 s of a 6 s attack)
       heaps.push(await heapAfterGc());
-      await sleep(700);
+      await sleep(300);
     }
+    const stillAttacking = !flooder.lines.some((l) => l.evt === 'done');
     const done = await flooder.waitFor('done', floodMs + 5_000);
     await until(() => server!.server.connections === 1, 5_000, 'connections back to 1');
     const heapAfter = await heapAfterGc();
-    report(`ping flood: ${done.sent} pings sent, ${done.pongs} pongs back in ~${floodMs / 1000} s (${done.closedByServer ? 'cut by the server' : 'served to the end'}); healthy latency before ${stats(before)}; during ${stats(during)}; server loop delay during p50 ${(loop.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms; heapUsed ${heap0.toFixed(1)} → ${heaps.length ? heaps.map((h) => h.toFixed(1)).join(' / ') : '(flooder gone)'} → after ${heapAfter.toFixed(1)} MiB`);
-    expect(done.sent).toBeGreaterThanOrEqual(2_000); // a real flood (whether the server served it or cut it)
+    const floods = server.events.filter((e) => e.peer.id === 'flooder');
+    const cutWarnings = logs.since(t0).filter((l) => l.level === 'warn' && /ping flood/.test(l.message) && /\(protocol-error\)/.test(l.message));
+    report(`ping flood: ${done.sent} pings over ${done.links} links in ~${floodMs / 1000} s, ${done.cut} cut by the server, ${done.pongs} pongs back; healthy latency before ${stats(before)}; during ${stats(during)}; server loop delay during p50 ${(loop.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms; heapUsed ${heap0.toFixed(1)} → ${heaps.map((h) => h.toFixed(1)).join(' / ')} → after ${heapAfter.toFixed(1)} MiB`);
+    // The server decides: every flooding link is cut as a protocol error, each time it comes back.
+    expect(done.links).toBeGreaterThanOrEqual(3);
+    expect(done.cut).toBeGreaterThanOrEqual(done.links - 1); // all but the last, which the window ended
+    expect(done.cut).toBeGreaterThanOrEqual(3);
+    expect(cutWarnings.length).toBeGreaterThanOrEqual(done.cut);
+    const lost = floods.filter((e) => e.type === 'lost');
+    expect(lost.length).toBeGreaterThanOrEqual(done.cut);
+    expect(new Set(lost.map((e) => e.reason))).toEqual(new Set(['protocol-error']));
+    // The healthy peer did not notice.
     expect(percentile(during, 50)).toBeLessThanOrEqual(percentile(before, 50) + 10);
     expect(Math.max(...during)).toBeLessThan(250);
+    expect(stillAttacking).toBe(true); // the heap samples were taken under attack
+    expect(heaps).toHaveLength(3);
     for (const h of heaps) expect(h - heap0).toBeLessThan(64);
     expect(heapAfter - heap0).toBeLessThan(16);
     expect(server.count('lost', `healthy-${process.pid}`)).toBe(0);
