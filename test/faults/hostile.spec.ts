@@ -122,7 +122,8 @@ describe('authToken', () => {
     }
     // A stock ClientTCP (no handshake at all) gets no answer either.
     const stock = new ClientTCP({ host: '127.0.0.1', port: server.port });
-    await expect(firstValueFrom(stock.send('count', { id: 'stock' }))).rejects.toBeDefined();
+    // Refused before any reply: the request fails with the closed connection, not a reply or a timeout.
+    await expect(firstValueFrom(stock.send('count', { id: 'stock' }))).rejects.toThrow(/Connection closed/);
     stock.close();
     // A HeartbeatClient with the wrong token: the handshake fails with auth-failed.
     const bad = await startLocalClients({ nodeId: 'bad-client', clients: [{ name: 'S', port: server.port, authToken: 'nope' }] });

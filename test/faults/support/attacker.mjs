@@ -82,6 +82,10 @@ async function flood() {
   // One link: hello, flood after the welcome; resolves when it closes (true: the server closed it).
   const link = async () => {
     const s = await connect();
+    if (stopping) { // the window ended while this link was connecting
+      s.destroy();
+      return false;
+    }
     current = s;
     links++;
     let welcome = false;
