@@ -247,8 +247,12 @@ setInterval(() => {}, 1000);
 describe('netnsAvailable', () => {
   const root = process.getuid?.() === 0;
   const setpriv = spawnSync('setpriv', ['--version']).status === 0;
+  const canDrop = setpriv && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'true']).status === 0;
   const privilegeTest = root
-    ? testIfAvailable({ ok: setpriv, reason: 'util-linux setpriv is not installed (needed to drop privileges)' })
+    ? testIfAvailable({
+      ok: canDrop,
+      reason: setpriv ? 'setpriv cannot drop to uid 65534 here (no CAP_SETUID?)' : 'util-linux setpriv is not installed (needed to drop privileges)',
+    })
     : (name: string, fn: () => unknown) => test.skip(`${name} — SKIPPED: not root, cannot drop privileges`, fn as never);
   privilegeTest('reports ok:false with a reason for a non-root user', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hb-netns-'));
