@@ -11,7 +11,8 @@
  */
 import type { HeartbeatClient } from '../../src/index.js';
 import { PeerLostError } from '../../src/index.js';
-import { createNetPair, destroyAllNetPairs, netnsAvailable, realFaultsRequired, testIfAvailable, type NetPair } from '../support/netns.js';
+import { createNetPair, destroyAllNetPairs, netnsAvailable, type NetPair } from '../../lab/netns.js';
+import { realFaultsRequired, testIfAvailable } from '../support/real-faults.js';
 import { killAllPeers } from '../support/peer-process.js';
 import { firstValueFrom } from 'rxjs';
 import { LocalClients, report, sleep, verdictWindow } from './support/harness.js';

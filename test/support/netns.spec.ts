@@ -8,7 +8,8 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { setKeepAliveInterval, setKeepAliveProbes, setUserTimeout } from 'net-keepalive';
-import { createNetPair, destroyAllNetPairs, netnsAvailable, realFaultsRequired, testIfAvailable, type NetPair } from './netns.js';
+import { createNetPair, destroyAllNetPairs, netnsAvailable, type NetPair } from '../../lab/netns.js';
+import { realFaultsRequired, testIfAvailable } from './real-faults.js';
 import { readSocketOptions } from './sockopt.js';
 
 const availability = await netnsAvailable();
@@ -16,7 +17,7 @@ if (!availability.ok) console.warn(`netns.spec: ${realFaultsRequired() ? 'FAILIN
 const t = testIfAvailable(availability);
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const NETNS_MODULE = new URL('./netns.ts', import.meta.url).href;
+const NETNS_MODULE = new URL('../../lab/netns.ts', import.meta.url).href;
 /** Run a .mts file in ONE node process (the tsx CLI would add a parent process relaying signals). */
 const tsNode = (script: string, ...args: string[]) => [process.execPath, ['--import', 'tsx', script, ...args]] as const;
 

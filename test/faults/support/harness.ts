@@ -10,10 +10,9 @@
 import { Controller, Module, type INestApplicationContext, type INestMicroservice, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventPattern, MessagePattern } from '@nestjs/microservices';
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
@@ -21,7 +20,7 @@ import {
   HeartbeatClient, HeartbeatModule, HeartbeatServer, PresenceService, type HeartbeatModuleOptions, type PresenceEvent,
 } from '../../../src/index.js';
 import { LagMeter, testNow } from '../../support/lag.js';
-import { spawnTied } from '../../support/tied-child.js';
+import { jsonLine, LineProcess } from '../../../lab/child.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -225,42 +224,30 @@ export async function heapAfterGc(): Promise<number> {
 
 /** A plain node child process printing JSON lines (the attacker script). */
 export class LineChild {
-  readonly child: ChildProcess;
-  readonly lines: Array<Record<string, any>> = [];
-  readonly stderr: string[] = [];
+  private readonly proc: LineProcess<Record<string, any>>;
   readonly exited: Promise<number | null>;
 
   constructor(script: string, config: unknown) {
-    this.child = spawnTied(process.execPath, [script, JSON.stringify(config)], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' },
-    });
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      try {
-        this.lines.push(JSON.parse(line));
-      } catch {
-        this.stderr.push(line);
-      }
-    });
-    createInterface({ input: this.child.stderr! }).on('line', (line) => this.stderr.push(line));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    this.proc = new LineProcess(script, [JSON.stringify(config)], { label: 'attacker', parse: jsonLine, stdin: 'ignore', tsx: false });
     children.add(this);
+    this.exited = this.proc.exited;
     void this.exited.then(() => children.delete(this));
   }
 
-  async waitFor(evt: string, timeoutMs: number): Promise<Record<string, any>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.lines.find((l) => l.evt === evt);
-      if (found) return found;
-      if (Date.now() > deadline || (this.child.exitCode !== null && !this.lines.some((l) => l.evt === evt))) {
-        throw new Error(`attacker: no ${evt} within ${timeoutMs} ms (exit ${this.child.exitCode}); stderr: ${this.stderr.slice(-10).join('\n')}`);
-      }
-      await sleep(10);
-    }
+  get child() {
+    return this.proc.child;
+  }
+
+  get lines(): Array<Record<string, any>> {
+    return this.proc.messages;
+  }
+
+  waitFor(evt: string, timeoutMs: number): Promise<Record<string, any>> {
+    return this.proc.waitFor((l) => l.evt === evt, timeoutMs, evt);
   }
 
   kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    this.proc.killNow();
   }
 }
 const children = new Set<LineChild>();

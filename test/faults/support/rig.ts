@@ -11,7 +11,7 @@
 import type { HeartbeatModuleOptions } from '../../../src/index.js';
 import type { PeerAppConfig } from '../../fixtures/peer-app.js';
 import { PeerProcess } from '../../support/peer-process.js';
-import type { NetPair } from '../../support/netns.js';
+import type { NetPair } from '../../../lab/netns.js';
 import { LocalClients, LocalServer, startLocalClients, startLocalServer, until, type LocalSide } from './harness.js';
 
 export type Direction = 'server detects client' | 'client detects server';

@@ -7,10 +7,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { testIfAvailable } from './netns.js';
-import { hasSetpriv } from './tied-child.js';
+import { hasSetpriv } from '../../lab/child.js';
+import { testIfAvailable } from './real-faults.js';
 
-const TIED = new URL('./tied-child.ts', import.meta.url).href;
+const TIED = new URL('../../lab/child.ts', import.meta.url).href;
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -34,6 +34,16 @@ setInterval(() => {}, 1000);
       const parent = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NODE_OPTIONS: '' } });
       grandchild = await new Promise<number>((resolve) => createInterface({ input: parent.stdout! }).once('line', (l) => resolve(Number(l))));
       expect(alive(grandchild)).toBe(true);
+      // Stop it only once setpriv has set the death signal and exec'd the program.
+      const execd = () => {
+        try {
+          return readFileSync(`/proc/${grandchild}/cmdline`, 'utf8').includes('setInterval');
+        } catch {
+          return false;
+        }
+      };
+      for (const until = Date.now() + 5_000; !execd() && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
+      expect(execd()).toBe(true);
       process.kill(grandchild, 'SIGSTOP');
       parent.kill('SIGKILL');
       // Dead means gone, or a zombie (killed, not yet reaped by whoever inherited it).

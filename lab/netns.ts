@@ -1,5 +1,6 @@
 /**
- * Test support: a veth link into a private network namespace, for true half-open TCP faults.
+ * The lab's network-namespace helper (tests, demo, benchmarks): a veth link into a private
+ * network namespace, for true half-open TCP faults.
  *
  *   root namespace                         namespace <name>
  *   <name>h  10.213.<n>.1/30  <== veth ==>  <name>n  10.213.<n>.2/30   (+ lo up)
@@ -18,7 +19,7 @@ import { mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInThisContext } from 'node:vm';
-import { spawnTied } from './tied-child.js';
+import { spawnTied } from './child.js';
 
 export interface NetPair {
   /** Network namespace name (also the prefix of both interface names). */
@@ -39,6 +40,8 @@ export interface NetPair {
   linkUp(): Promise<void>;
   /** Kill exec'd children, delete the veth pair and the namespace. Idempotent. */
   destroy(): Promise<void>;
+  /** The same, synchronously (for exit and signal handlers). Idempotent. */
+  destroySync(): void;
 }
 
 export interface NetnsAvailability {
@@ -160,27 +163,6 @@ async function ipQuiet(args: readonly string[]): Promise<void> {
       throw error;
     }
   }
-}
-
-/**
- * In CI as root the real faults must run: a missing namespace capability (or `setpriv`, which
- * the privilege tests need) is then a failure, not a skip. Elsewhere the skips stay, with reasons.
- */
-export function realFaultsRequired(): boolean {
-  return Boolean(process.env.CI) && process.getuid?.() === 0;
-}
-
-/** `test` when `available`; else a failing test in CI as root, a skip with the reason elsewhere. */
-export function testIfAvailable(available: { ok: boolean; reason?: string }) {
-  return (name: string, fn: () => unknown, timeout?: number): void => {
-    if (available.ok) return test(name, fn as never, timeout);
-    if (realFaultsRequired()) {
-      return test(`${name} — REQUIRED in CI as root`, () => {
-        throw new Error(`CI is set and this process is root, but the real fault cannot run: ${available.reason}`);
-      });
-    }
-    return test.skip(`${name} — SKIPPED: ${available.reason}`, fn as never, timeout);
-  };
 }
 
 let availability: Promise<NetnsAvailability> | undefined;
@@ -414,6 +396,11 @@ export async function createNetPair(): Promise<NetPair> {
         reg.records.delete(record);
       })();
       return destroying;
+    },
+
+    destroySync() {
+      destroySync(record);
+      reg.records.delete(record);
     },
   };
   record.destroyAsync = () => pair.destroy();
