@@ -216,7 +216,8 @@ describe('loss reasons from real socket events', () => {
     ['connection-reset', 'an RST from the server', (w: WireSocket) => w.reset()],
     ['closed-without-goodbye', 'a FIN without bye from the server', (w: WireSocket) => w.end()],
     ['protocol-error', 'invalid JSON from the server', (w: WireSocket) => w.write('12#{not json!!}')],
-    ['auth-failed', 'a reject (auth-failed) from the server on an open link', (w: WireSocket) => w.write(encode({ $hb: 'reject', reason: 'auth-failed', message: 'token revoked' }))],
+    // A reject belongs to the handshake: on an open link it is a protocol error, not an auth failure.
+    ['protocol-error', 'a reject (auth-failed) from the server on an open link', (w: WireSocket) => w.write(encode({ $hb: 'reject', reason: 'auth-failed', message: 'token revoked' }))],
   ])('client side: %s from %s', async (reason, _how, act) => {
     const raw = new WireServer(`raw-${reason}`);
     closer.add(raw);
