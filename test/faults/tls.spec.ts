@@ -72,15 +72,14 @@ test('a client that does not trust the server certificate is refused, the certif
   const error = await clients.client('S').connect().then(() => undefined, (e: unknown) => e as Error);
   report(`TLS, wrong CA: connect() rejected with ${error?.name}: ${error?.message}`);
   expect(error).toBeInstanceOf(HandshakeError);
-  // The reason is in the client's log. (The rejection itself says only "closed before the
-  // handshake": reported to the integrator, see the issue-15 note.)
-  const clientLines = logs.since(t0).filter((l) => l.level === 'error' && l.context !== 'HeartbeatServer');
-  expect(clientLines.map((l) => l.message).join('\n')).toMatch(/self-signed certificate|unable to verify|certificate/i);
+  // The reason is in the client's log (DEPTH_ZERO_SELF_SIGNED_CERT, or the like). The rejection
+  // itself says only "closed before the handshake": reported to the integrator (issue 15 note).
+  const clientLines = logs.since(t0).filter((l) => ['warn', 'error'].includes(l.level) && l.context !== 'HeartbeatServer');
+  expect(clientLines.map((l) => l.message).join('\n')).toMatch(/CERT|certificate/i);
   await sleep(300);
   expect(server.count('joined')).toBe(0);
   expect(clients.count('joined')).toBe(0);
   expect(server.server.connections).toBe(0);
-  // The server side says why, too.
-  const serverLines = logs.since(t0).filter((l) => l.context === 'HeartbeatServer');
-  expect(serverLines.map((l) => l.message).join('\n')).toMatch(/TLS|certificate|alert/i);
+  // The server closed its end too, saying why.
+  expect(logs.since(t0).filter((l) => l.context === 'HeartbeatServer').map((l) => l.message).join('\n')).toMatch(/TLS handshake failed/);
 }, 30_000);

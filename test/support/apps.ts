@@ -1,6 +1,7 @@
 import { Controller, Module, type INestApplicationContext, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventPattern, MessagePattern } from '@nestjs/microservices';
+import { createServer } from 'node:net';
 import {
   HeartbeatModule, HeartbeatServer, PresenceService, type HeartbeatModuleOptions, type PresenceEvent,
 } from '../../src/index.js';
@@ -61,6 +62,20 @@ export async function startClientApp(options: HeartbeatModuleOptions) {
   const app = await NestFactory.createApplicationContext(ClientModule, { logger: false });
   await app.init();
   return collect(app);
+}
+
+/**
+ * A port that is free now. Check-then-use: another process may take it before it is bound, so
+ * use it only where the port must stay unbound for a while (a client that starts before its
+ * server); everywhere else bind port 0 and read the address.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    }).on('error', reject);
+  });
 }
 
 /** Polls `predicate` every 5 ms. */
