@@ -282,7 +282,7 @@ describe('slowloris', () => {
 });
 
 describe('ping flood', () => {
-  test('a peer pinging as fast as it can is cut (protocol-error) every time it tries; healthy latency within noise, heap bounded', async () => {
+  test('a peer pinging as fast as it can is cut (too-many-pings) every time it tries; healthy latency within noise, heap bounded', async () => {
     server = await startLocalServer({ nodeId: 'flood-server' });
     const peer = await healthyPeer(server.port);
     const before = await latencies(peer, 'before', { count: 40 });
@@ -307,16 +307,16 @@ describe('ping flood', () => {
     await until(() => server!.server.connections === 1, 5_000, 'connections back to 1');
     const heapAfter = await heapAfterGc();
     const floods = server.events.filter((e) => e.peer.id === 'flooder');
-    const cutWarnings = logs.since(t0).filter((l) => l.level === 'warn' && /ping flood/.test(l.message) && /\(protocol-error\)/.test(l.message));
+    const cutWarnings = logs.since(t0).filter((l) => l.level === 'warn' && /pings sooner than the server's minimum interval/.test(l.message) && /\(too-many-pings\)/.test(l.message));
     report(`ping flood: ${done.sent} pings over ${done.links} links in ~${floodMs / 1000} s, ${done.cut} cut by the server, ${done.pongs} pongs back; healthy latency before ${stats(before)}; during ${stats(during)}; server loop delay during p50 ${(loop.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms; heapUsed ${heap0.toFixed(1)} → ${heaps.map((h) => h.toFixed(1)).join(' / ')} → after ${heapAfter.toFixed(1)} MiB`);
-    // The server decides: every flooding link is cut as a protocol error, each time it comes back.
+    // The server decides: every flooding link is cut (too-many-pings, API.md Sessions), each time it comes back.
     expect(done.links).toBeGreaterThanOrEqual(3);
     expect(done.cut).toBeGreaterThanOrEqual(done.links - 1); // all but the last, which the window ended
     expect(done.cut).toBeGreaterThanOrEqual(3);
     expect(cutWarnings.length).toBeGreaterThanOrEqual(done.cut);
     const lost = floods.filter((e) => e.type === 'lost');
     expect(lost.length).toBeGreaterThanOrEqual(done.cut);
-    expect(new Set(lost.map((e) => e.reason))).toEqual(new Set(['protocol-error']));
+    expect(new Set(lost.map((e) => e.reason))).toEqual(new Set(['too-many-pings']));
     // The healthy peer did not notice.
     expect(percentile(during, 50)).toBeLessThanOrEqual(percentile(before, 50) + 10);
     expect(Math.max(...during)).toBeLessThan(250);
