@@ -21,15 +21,14 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  argValue, BENCH_DIR, hasFlag, isMain, log, machineInfo, REPO_DIR, PROFILES_DIR, summarize, writeResult, type Summary,
+  argValue, BENCH_DIR, hasFlag, isMain, log, machineInfo, REPO_DIR, PROFILES_DIR, summarize, writeResult,
 } from './lib/common.js';
 import { summarizeProfile, type ProfileSummary } from './lib/cpuprofile.js';
 import { Child } from './lib/proc.js';
 import { renderResults } from './lib/report.js';
+import type { B1Impl, B1Mode, B1Result, B1Sample, B1Summary } from './lib/results.js';
 import { PAYLOAD } from './b1/payload.js';
 
-export type B1Impl = 'ours' | 'stock' | 'baseline';
-export type B1Mode = 'c1' | 'c16' | 'c128' | 'events';
 const MODES: B1Mode[] = ['c1', 'c16', 'c128', 'events'];
 /**
  * 1 in flight is wake-up bound: its req/s flips between two levels on this VM depending on whether the
@@ -43,44 +42,6 @@ interface Variant {
   root: string;
   /** Which transport the scripts build. */
   kind: 'ours' | 'stock';
-}
-
-export interface B1Sample {
-  round: number;
-  /** Repetition of this mode within the round (1 in flight is measured several times per round). */
-  rep?: number;
-  impl: B1Impl;
-  mode: B1Mode;
-  rps: number;
-  p50?: number;
-  p99?: number;
-  serverCpuUsPerReq: number;
-  clientCpuUsPerReq: number;
-  raw: Record<string, unknown>;
-}
-
-export interface B1Summary {
-  impl: B1Impl;
-  mode: B1Mode;
-  rps: Summary;
-  p50: Summary;
-  p99: Summary;
-  serverCpuUsPerReq: Summary;
-  clientCpuUsPerReq: Summary;
-  /** ours / stock per round and repetition (paired), then summarised. */
-  ratioToStock?: Summary;
-}
-
-export interface B1Result {
-  benchmark: 'b1';
-  machine: ReturnType<typeof machineInfo>;
-  config: {
-    rounds: number; repeats?: Record<B1Mode, number>; warmupMs: number; durationMs: number; payloadBytes: number; modes: B1Mode[]; impls: B1Impl[];
-  };
-  samples: B1Sample[];
-  summary: B1Summary[];
-  profiles?: Record<string, ProfileSummary>;
-  durationMs: number;
 }
 
 function scriptsIn(root: string) {

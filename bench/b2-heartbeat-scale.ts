@@ -15,11 +15,12 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  argValue, BENCH_DIR, hasFlag, isMain, log, machineInfo, PROFILES_DIR, sleep, summarize, writeResult, type Summary,
+  argValue, BENCH_DIR, hasFlag, isMain, log, machineInfo, PROFILES_DIR, sleep, summarize, writeResult,
 } from './lib/common.js';
-import { summarizeProfile, type ProfileSummary } from './lib/cpuprofile.js';
+import { summarizeProfile } from './lib/cpuprofile.js';
 import { Child } from './lib/proc.js';
 import { renderResults } from './lib/report.js';
+import type { B2Result, B2Run, B2Step, Impl } from './lib/results.js';
 
 const SERVER = join(BENCH_DIR, 'b2', 'hb-server.ts');
 const CLIENTS = join(BENCH_DIR, 'b2', 'lean-clients.ts');
@@ -27,53 +28,6 @@ const FD_WANTED = 65536;
 const PROFILE_INCLUSIVE = ['tick', 'onTick', 'onStreamRead', 'handleData', 'onFrame', 'sendControl', 'flush', 'writeGeneric', 'writeUtf8String', 'ping', 'sendFrame', 'receiverOnPing', 'receiverOnPong'];
 /** fds the server keeps for itself beyond the peers (stdio, epoll, listening socket, margin). */
 const FD_RESERVE = 24;
-
-export type Impl = 'ours' | 'ws' | 'raw' | 'ours+tick-skip';
-
-export interface B2Step {
-  requested: number;
-  peers: number;
-  connectMs: number;
-  window: {
-    cpuPct: number; userPct: number; systemPct: number; perSecondPct: number[]; eventLoopUtilization: number;
-    eventsDuringWindow: Record<string, number>;
-  };
-  heapUsed: number;
-  rss: number;
-  heapPerPeerBytes: number;
-  /** (heap at this step − heap at the previous step) / added peers: the cost of one more peer, without fixed overhead. */
-  marginalHeapPerPeerBytes?: number;
-  rssPerPeerBytes: number;
-  timers: number;
-  resources: Record<string, number>;
-  lostSoFar: number;
-  suspectSoFar: number;
-  connections: number;
-}
-
-export interface B2Run {
-  impl: Impl;
-  rep: number;
-  fdLimit: number;
-  maxPeers: number;
-  baseline: { heapUsed: number; rss: number; timers: number; resources: Record<string, number> };
-  steps: B2Step[];
-  profile?: ProfileSummary;
-}
-
-export interface B2Result {
-  benchmark: 'b2';
-  machine: ReturnType<typeof machineInfo>;
-  config: { intervalMs: number; steps: number[]; reps: number; windowMs: number; settleMs: number };
-  runs: B2Run[];
-  summary: Array<{
-    impl: Impl; requested: number; peers: number; cpuPct: Summary; userPct: Summary; systemPct: Summary; heapPerPeerBytes: Summary;
-    marginalHeapPerPeerBytes: Summary; rssPerPeerBytes: Summary;
-    timers: Summary; baselineTimers: number; falseLost: number; suspect: number; perSecondPct: Summary;
-  }>;
-  targets: Record<string, unknown>;
-  durationMs: number;
-}
 
 function timersOf(resources: Record<string, number>): number {
   return (resources.Timeout ?? 0) + (resources.Immediate ?? 0);

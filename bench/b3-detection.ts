@@ -21,54 +21,18 @@ import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { HeartbeatModule, HeartbeatServer, PresenceService, type PresenceEvent } from '../src/index.js';
-import { createNetPair, destroyAllNetPairs, netnsAvailable, type NetPair } from '../test/support/netns.js';
+import { createNetPair, destroyAllNetPairs, netnsAvailable, type NetPair } from '../lab/netns.js';
 import { killAllPeers, PeerProcess } from '../test/support/peer-process.js';
-import { argValue, hasFlag, isMain, log, machineInfo, sleep, summarize, writeResult, type Summary } from './lib/common.js';
+import { argValue, hasFlag, isMain, log, machineInfo, sleep, summarize, writeResult } from './lib/common.js';
 import { renderResults } from './lib/report.js';
+import type { B3Result, B3Row, Fault, Setting } from './lib/results.js';
 
-export type Fault = 'SIGSTOP' | 'SIGKILL' | 'graceful' | 'cable';
 const SPREAD_MS = 2000;
-interface Setting {
-  name: 'defaults' | 'fast';
-  intervalMs: number;
-  missedBeats: number;
-}
-
 interface Observed {
   id: string;
   type: PresenceEvent['type'];
   reason?: string;
   t: number;
-}
-
-export interface B3Row {
-  setting: Setting['name'];
-  intervalMs: number;
-  missedBeats: number;
-  fault: Fault;
-  expected: 'lost' | 'left';
-  boundMs: number;
-  trials: number;
-  detected: number;
-  latenciesMs: number[];
-  latency: Summary;
-  p90: number;
-  reasons: Record<string, number>;
-  /** Other events seen for these peers between fault and detection (e.g. suspect). */
-  wrongEvents: number;
-  /** Event-loop delay of the observer process (this one) while the faults were measured, ms. */
-  observerLoopDelay: { p99: number; max: number };
-  met: boolean;
-  skipped?: string;
-}
-
-export interface B3Result {
-  benchmark: 'b3';
-  machine: ReturnType<typeof machineInfo>;
-  config: { trials: number; settings: Setting[] };
-  rows: B3Row[];
-  durationMs: number;
-  notes: string[];
 }
 
 /** One observing server: a HeartbeatServer microservice whose presence events are time-stamped here. */

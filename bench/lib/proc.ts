@@ -1,24 +1,22 @@
 /**
  * Benchmark processes talk over stdio: the parent writes JSON commands on the child's stdin,
  * the child answers with lines `@@<json>` on stdout (anything else, e.g. Nest's logger, is kept
- * as log text). A child exits when its stdin closes, so no run leaves orphans behind.
+ * as log text). A child exits when its stdin closes, and it is tied to the parent's life (the
+ * lab's child-process helper, lab/child.ts), so no run leaves orphans behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { killAllChildrenNow, LineProcess } from '../../lab/child.js';
 
 const MARK = '@@';
-const children = new Set<Child>();
 let hooks = false;
 
 function installHooks(): void {
   if (hooks) return;
   hooks = true;
-  process.on('exit', () => {
-    for (const c of children) c.killNow();
-  });
+  process.on('exit', () => killAllChildrenNow());
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
-      for (const c of children) c.killNow();
+      killAllChildrenNow();
       process.exit(130);
     });
   }
@@ -37,86 +35,59 @@ export interface SpawnOptions {
 }
 
 export class Child {
-  readonly proc: ChildProcess;
+  private readonly lp: LineProcess<any>;
   readonly label: string;
-  readonly logs: string[] = [];
   readonly exited: Promise<number | null>;
-  private readonly messages: any[] = [];
-  private waiters: Array<() => void> = [];
   private nextId = 1;
 
   constructor(script: string, args: string[] = [], options: SpawnOptions = {}) {
     installHooks();
     this.label = options.label ?? script.split('/').pop()!;
-    const node = [process.execPath, ...(options.execArgv ?? []), '--import', 'tsx', script, ...args];
-    let cmd: string[] = node;
-    if (options.fdLimit) {
-      // `ulimit -n N` fails above the hard limit, so ask for min(N, hard).
-      cmd = ['bash', '-c', `h=$(ulimit -Hn); n=${options.fdLimit}; [ "$h" != unlimited ] && [ "$h" -lt "$n" ] && n=$h; ulimit -n "$n" && exec "$@"`, 'bash', ...cmd];
-    }
-    if (options.netns) cmd = ['ip', 'netns', 'exec', options.netns, ...cmd];
-    this.proc = spawn(cmd[0], cmd.slice(1), {
-      stdio: ['pipe', 'pipe', 'pipe'],
+    const { fdLimit } = options;
+    this.lp = new LineProcess<any>(script, args, {
+      label: this.label,
+      execArgv: options.execArgv,
+      netns: options.netns,
+      env: options.env,
       cwd: options.cwd,
-      env: { ...process.env, NODE_OPTIONS: '', ...options.env },
-    });
-    children.add(this);
-    createInterface({ input: this.proc.stdout! }).on('line', (line) => {
-      if (line.startsWith(MARK)) {
+      // `ulimit -n N` fails above the hard limit, so ask for min(N, hard).
+      wrap: fdLimit
+        ? (argv) => ['bash', '-c', `h=$(ulimit -Hn); n=${fdLimit}; [ "$h" != unlimited ] && [ "$h" -lt "$n" ] && n=$h; ulimit -n "$n" && exec "$@"`, 'bash', ...argv]
+        : undefined,
+      parse: (line) => {
+        if (!line.startsWith(MARK)) return undefined;
         try {
-          this.messages.push(JSON.parse(line.slice(MARK.length)));
+          return JSON.parse(line.slice(MARK.length));
         } catch {
-          this.keepLog(line);
+          return undefined;
         }
-      } else {
-        this.keepLog(line);
-      }
-      this.wake();
+      },
+      onLog: (line) => {
+        if (process.env.BENCH_VERBOSE) process.stderr.write(`  [${this.label}] ${line}\n`);
+      },
     });
-    createInterface({ input: this.proc.stderr! }).on('line', (line) => this.keepLog(line));
-    this.exited = new Promise((resolve) => this.proc.on('exit', (code, signal) => {
-      children.delete(this);
-      this.wake();
-      resolve(code ?? (signal ? -1 : null));
-    }));
+    this.exited = new Promise((resolve) => this.lp.child.on('exit', (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  }
+
+  get proc() {
+    return this.lp.child;
+  }
+
+  get logs(): string[] {
+    return this.lp.logs;
   }
 
   get pid(): number {
-    return this.proc.pid!;
+    return this.lp.pid;
   }
 
   get alive(): boolean {
-    return this.proc.exitCode === null && this.proc.signalCode === null;
-  }
-
-  private keepLog(line: string): void {
-    this.logs.push(line);
-    if (this.logs.length > 200) this.logs.splice(0, this.logs.length - 200);
-    if (process.env.BENCH_VERBOSE) process.stderr.write(`  [${this.label}] ${line}\n`);
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
+    return this.lp.alive;
   }
 
   /** First message (already received or to come) matching `pred`; removes it from the queue. */
-  async waitFor(pred: (m: any) => boolean, timeoutMs = 30_000, what = 'message'): Promise<any> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.messages.findIndex(pred);
-      if (i >= 0) return this.messages.splice(i, 1)[0];
-      const left = deadline - Date.now();
-      if (left <= 0 || !this.alive) {
-        throw new Error(`${this.label} (pid ${this.pid}): no ${what} within ${timeoutMs} ms (alive=${this.alive})\n${this.logs.slice(-20).join('\n')}`);
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  waitFor(pred: (m: any) => boolean, timeoutMs = 30_000, what = 'message'): Promise<any> {
+    return this.lp.waitFor(pred, timeoutMs, what, true);
   }
 
   ready(timeoutMs = 30_000): Promise<any> {
@@ -133,31 +104,23 @@ export class Child {
   }
 
   send(cmd: Record<string, unknown>): void {
-    if (this.alive) this.proc.stdin!.write(`${JSON.stringify(cmd)}\n`);
+    this.lp.send(cmd);
   }
 
   signal(sig: NodeJS.Signals): void {
-    if (this.alive) this.proc.kill(sig);
+    this.lp.signal(sig);
   }
 
   /** Asks the child to exit (it runs `exit` handlers, so --cpu-prof is written), kills it after `graceMs`. */
-  async stop(graceMs = 10_000): Promise<void> {
-    if (!this.alive) return;
-    this.send({ cmd: 'exit' });
-    this.proc.stdin!.end();
-    const timer = setTimeout(() => this.killNow(), graceMs);
-    await this.exited;
-    clearTimeout(timer);
+  stop(graceMs = 10_000): Promise<void> {
+    return this.lp.stop(() => {
+      this.send({ cmd: 'exit' });
+      this.lp.child.stdin!.end();
+    }, graceMs);
   }
 
   killNow(): void {
-    if (!this.alive) return;
-    try {
-      this.proc.kill('SIGCONT');
-      this.proc.kill('SIGKILL');
-    } catch {
-      // gone
-    }
+    this.lp.killNow();
   }
 }
 

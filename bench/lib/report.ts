@@ -4,9 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { B1Result, B1Summary } from '../b1-throughput.js';
-import type { B2Result } from '../b2-heartbeat-scale.js';
-import type { B3Result } from '../b3-detection.js';
+import type { B1Result, B1Summary, B2Result, B3Result } from './results.js';
 import { BENCH_DIR, fmt, readResult, type MachineInfo, type Summary } from './common.js';
 import type { ProfileSummary } from './cpuprofile.js';
 
@@ -173,7 +171,7 @@ function b3Section(r: B3Result): string {
     + 'heartbeat cycle, and the teardown of 20 Node processes does not all hit the 2 cores in the same instant. Latency = instant of the presence event on the observer (`PresenceService.events$`) − instant just before the fault '
     + '(`kill(2)` / `ip link set down`), both `performance.now()` of the same process. SIGSTOP: hung process (then SIGCONT; the same peers rejoin '
     + 'and are then stopped gracefully); graceful: SIGTERM (the app closes, saying goodbye); SIGKILL: crash, the kernel closes the socket; '
-    + 'cable: each peer in its own network namespace behind a veth pair, the namespace end set down (no FIN, no RST; `test/support/netns.ts`). '
+    + 'cable: each peer in its own network namespace behind a veth pair, the namespace end set down (no FIN, no RST; `lab/netns.ts`). '
     + 'Bounds: SIGSTOP/cable `missedBeats × interval + interval`, SIGKILL ≤ 200 ms, graceful ≤ 100 ms. '
     + '"met" = every trial detected, with the expected event, within the bound.', '');
   out.push('| setting | fault | event | detected | median ms | p90 ms | max ms | min ms | bound ms | met | reasons | observer loop delay p99 / max ms |');

@@ -4,7 +4,7 @@ import { ClientTCP } from '@nestjs/microservices';
 import { connect, type Socket } from 'node:net';
 import { firstValueFrom } from 'rxjs';
 import type { HeartbeatClient } from '../../src/index.js';
-import { percentile, sleep, startClientApp, startServerApp } from '../support/apps.js';
+import { Closer, percentile, sleep, startClientApp, startServerApp, until } from '../support/apps.js';
 
 /**
  * Hostile bytes close only the offending socket, with a logged reason; a healthy client served
@@ -19,16 +19,15 @@ describe('bad input from the wire', () => {
   let healthy: HeartbeatClient;
   let warnings: string[];
 
-  beforeAll(async () => {
-    server = await startServerApp({ heartbeat: { intervalMs: 200 }, server: { maxFrameBytes: MAX_FRAME, handshakeTimeoutMs: HANDSHAKE_TIMEOUT } });
-    client = await startClientApp({ heartbeat: { intervalMs: 200 }, clients: [{ name: 'S', port: server.port }] });
+  const closer = new Closer();
+  // A fresh server and healthy client per test: no test's assertions depend on another's sockets.
+  beforeEach(async () => {
+    server = closer.add(await startServerApp({ heartbeat: { intervalMs: 200 }, server: { maxFrameBytes: MAX_FRAME, handshakeTimeoutMs: HANDSHAKE_TIMEOUT } }));
+    client = closer.add(await startClientApp({ heartbeat: { intervalMs: 200 }, clients: [{ name: 'S', port: server.port }] }));
     healthy = client.app.get<HeartbeatClient>('S');
     await healthy.connect();
   });
-  afterAll(async () => {
-    await client.close();
-    await server.close();
-  });
+  afterEach(() => closer.closeAll());
   beforeEach(() => {
     warnings = [];
     const warn = Logger.prototype.warn;
@@ -150,11 +149,34 @@ describe('bad input from the wire', () => {
     expect(warnings.some((w) => /no handshake or data within 500 ms/.test(w))).toBe(true);
   });
 
-  it('a stock ClientTCP is served despite the handshake timeout (its first frame is data)', async () => {
+  it('a stock ClientTCP is served despite the handshake timeout (its first frame is data): the same link stays open past it', async () => {
     const stock = new ClientTCP({ port: server.port });
+    closer.add(stock);
     await expect(firstValueFrom(stock.send('echo', 'stock'))).resolves.toBe('stock');
+    const socket = stock.unwrap<Socket>();
+    let closedAt: number | undefined;
+    socket.once('close', () => (closedAt = Date.now()));
+    const [peer] = server.presence.peers().filter((p) => !p.managed);
+    expect(peer).toMatchObject({ status: 'alive', managed: false });
     await sleep(HANDSHAKE_TIMEOUT + 300);
+    expect(closedAt).toBeUndefined(); // not closed at handshakeTimeoutMs
     await expect(firstValueFrom(stock.send('echo', 'still'))).resolves.toBe('still');
-    stock.close();
+    expect(stock.unwrap<Socket>()).toBe(socket); // served on the same link, no reconnect
+    expect(server.presence.get(peer.id)?.status).toBe('alive');
+    expect(server.events.filter((e) => e.peer.id === peer.id).map((e) => e.type)).toEqual(['joined']);
+  });
+
+  it('a stock ClientTCP that connects and sends nothing is closed at handshakeTimeoutMs; its next send reconnects and is served', async () => {
+    const stock = new ClientTCP({ port: server.port });
+    closer.add(stock);
+    await stock.connect();
+    const socket = stock.unwrap<Socket>();
+    const t0 = Date.now();
+    const closedAfter = await new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now() - t0)));
+    expect(closedAfter).toBeGreaterThanOrEqual(HANDSHAKE_TIMEOUT - 20);
+    expect(closedAfter).toBeLessThanOrEqual(HANDSHAKE_TIMEOUT + 200);
+    expect(warnings.some((w) => /no handshake or data within 500 ms/.test(w))).toBe(true);
+    await expect(firstValueFrom(stock.send('echo', 'after'))).resolves.toBe('after');
+    await until(() => server.presence.peers().some((p) => !p.managed && p.status === 'alive'), 2_000, 'the stock client tracked');
   });
 });

@@ -1,6 +1,6 @@
 import { firstValueFrom } from 'rxjs';
 import { PeerLostError, type HeartbeatClient } from '../../src/index.js';
-import { freePort, startClientApp, waitForEvent } from '../support/apps.js';
+import { startClientApp, waitForEvent } from '../support/apps.js';
 import { killAllPeers, PeerProcess } from '../support/peer-process.js';
 
 /**
@@ -20,10 +20,10 @@ describe('HeartbeatClient when its server dies, hangs or restarts', () => {
     await killAllPeers();
   });
 
-  async function connected(port?: number) {
-    port ??= await freePort();
-    const server = new PeerProcess({ nodeId: 'srv', heartbeat, server: { port } });
-    await server.ready();
+  async function connected() {
+    // Port 0: the server binds whatever is free and says which. (A restart reuses it: that is the point.)
+    const server = new PeerProcess({ nodeId: 'srv', heartbeat, server: { port: 0 } });
+    const { port } = await server.ready();
     client = await startClientApp({ nodeId: 'cli', heartbeat, clients: [{ name: 'S', port, reconnect }] });
     const s = client.app.get<HeartbeatClient>('S');
     await s.connect();

@@ -1,6 +1,6 @@
 import { firstValueFrom } from 'rxjs';
 import type { HeartbeatClient } from '../../src/index.js';
-import { sleep, startClientApp, startServerApp } from '../support/apps.js';
+import { Closer, sleep, startClientApp, startServerApp } from '../support/apps.js';
 import { killAllPeers, PeerProcess } from '../support/peer-process.js';
 
 /** app.close() says goodbye on every link and releases every socket and timer. */
@@ -11,13 +11,18 @@ function handles(): Record<string, number> {
 }
 
 describe('shutdown', () => {
-  afterEach(() => killAllPeers());
+  // Apps a failed assertion left open are closed here (closing twice is harmless).
+  const closer = new Closer();
+  afterEach(async () => {
+    await closer.closeAll();
+    await killAllPeers();
+  });
 
   it('leaves no socket, server or timer behind', async () => {
     await sleep(50);
     const before = handles();
-    const server = await startServerApp({ heartbeat: { intervalMs: 100 } });
-    const client = await startClientApp({ heartbeat: { intervalMs: 100 }, clients: [{ name: 'S', port: server.port }] });
+    const server = closer.add(await startServerApp({ heartbeat: { intervalMs: 100 } }));
+    const client = closer.add(await startClientApp({ heartbeat: { intervalMs: 100 }, clients: [{ name: 'S', port: server.port }] }));
     await firstValueFrom(client.app.get<HeartbeatClient>('S').send('echo', 1));
     await sleep(300);
     const during = handles();
@@ -32,12 +37,12 @@ describe('shutdown', () => {
   });
 
   it('sends goodbye on every link, inbound and outbound: peers record left', async () => {
-    const server = await startServerApp({ heartbeat: { intervalMs: 100 } });
+    const server = closer.add(await startServerApp({ heartbeat: { intervalMs: 100 } }));
     const inbound = new PeerProcess({ nodeId: 'in', heartbeat: { intervalMs: 100 }, clients: [{ name: 'S', port: server.port, reconnect: { initialDelayMs: 5000, maxDelayMs: 5000 } }] });
     const outboundTarget = new PeerProcess({ nodeId: 'out', heartbeat: { intervalMs: 100 }, server: { port: 0 } });
     const { port } = await outboundTarget.ready();
     await inbound.ready();
-    const client = await startClientApp({ nodeId: 'server', heartbeat: { intervalMs: 100 }, clients: [{ name: 'O', port }] });
+    const client = closer.add(await startClientApp({ nodeId: 'server', heartbeat: { intervalMs: 100 }, clients: [{ name: 'O', port }] }));
     await client.app.get<HeartbeatClient>('O').connect();
     await inbound.presence('joined', 'server');
     await outboundTarget.presence('joined', 'server');

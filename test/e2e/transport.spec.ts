@@ -11,7 +11,7 @@ const keepAlive = { idleMs: 2000, intervalMs: 1000, probes: 3, userTimeoutMs: 70
 
 describe('HeartbeatServer and HeartbeatClient over loopback TCP', () => {
   let server: Awaited<ReturnType<typeof startServerApp>>;
-  let client: Awaited<ReturnType<typeof startClientApp>>;
+  let client: Awaited<ReturnType<typeof startClientApp>> | undefined;
 
   beforeEach(async () => {
     handled.length = 0;
@@ -19,6 +19,7 @@ describe('HeartbeatServer and HeartbeatClient over loopback TCP', () => {
   });
   afterEach(async () => {
     await client?.close();
+    client = undefined;
     await server.close();
   });
 

@@ -1,4 +1,3 @@
-import { freePort } from '../support/apps.js';
 import { killAllPeers, PeerProcess, type PeerLine } from '../support/peer-process.js';
 
 /**
@@ -9,13 +8,16 @@ import { killAllPeers, PeerProcess, type PeerLine } from '../support/peer-proces
 const heartbeat = { intervalMs: 250, missedBeats: 3 };
 
 async function pair() {
-  const [pa, pb] = await Promise.all([freePort(), freePort()]);
-  const config = (me: string, port: number, other: string, otherPort: number) => ({
-    nodeId: me, metadata: { app: me.toLowerCase() }, heartbeat,
-    server: { port }, clients: [{ name: other, port: otherPort, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } }],
+  // Each app binds port 0 itself and keeps it; only then is it told the other's port.
+  const config = (me: string, other: string) => ({
+    nodeId: me, metadata: { app: me.toLowerCase() }, heartbeat, reservePort: true,
+    server: { port: 0 }, clients: [{ name: other, port: 1, reconnect: { initialDelayMs: 50, maxDelayMs: 200 } }],
   });
-  const a = new PeerProcess(config('A', pa, 'B', pb));
-  const b = new PeerProcess(config('B', pb, 'A', pa));
+  const a = new PeerProcess(config('A', 'B'));
+  const b = new PeerProcess(config('B', 'A'));
+  const [ra, rb] = await Promise.all([a.waitFor((l) => l.evt === 'reserved'), b.waitFor((l) => l.evt === 'reserved')]);
+  a.command({ ports: { B: rb.port } });
+  b.command({ ports: { A: ra.port } });
   await Promise.all([a.ready(), b.ready()]);
   await Promise.all([a.presence('joined', 'B'), b.presence('joined', 'A')]);
   return { a, b };

@@ -39,9 +39,13 @@ function collect<A extends INestApplicationContext>(app: A): RunningApp<A> {
   return { app, presence, events, close: () => app.close() };
 }
 
-/** A HeartbeatServer microservice in this process, on a free port unless one is given. */
-export async function startServerApp(options: HeartbeatModuleOptions = {}) {
-  @Module({ imports: [HeartbeatModule.forRoot({ nodeId: 'server', ...options, server: { port: 0, ...options.server } })], controllers: [EchoController] })
+/** A HeartbeatServer microservice in this process, on port 0 (the OS picks) unless one is given. */
+export async function startServerApp(options: HeartbeatModuleOptions = {}, extra: { providers?: Array<new (...args: never[]) => unknown> } = {}) {
+  @Module({
+    imports: [HeartbeatModule.forRoot({ nodeId: 'server', ...options, server: { port: 0, ...options.server } })],
+    controllers: [EchoController],
+    providers: extra.providers ?? [],
+  })
   class ServerModule {}
   const app = await NestFactory.createMicroservice<INestMicroservice>(ServerModule, {
     inject: [HeartbeatServer], useFactory: (s: HeartbeatServer) => ({ strategy: s }), logger: false,
@@ -60,6 +64,11 @@ export async function startClientApp(options: HeartbeatModuleOptions) {
   return collect(app);
 }
 
+/**
+ * A port that is free now. Check-then-use: another process may take it before it is bound, so
+ * use it only where the port must stay unbound for a while (a client that starts before its
+ * server); everywhere else bind port 0 and read the address.
+ */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer().listen(0, '127.0.0.1', () => {
@@ -67,6 +76,34 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     }).on('error', reject);
   });
+}
+
+/** Polls `predicate` every 5 ms. */
+export async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Closes whatever was registered, even when the test failed half-way (use in afterEach). */
+export class Closer {
+  private items: Array<{ close(): unknown }> = [];
+  add<T extends { close(): unknown }>(item: T): T {
+    this.items.push(item);
+    return item;
+  }
+  async closeAll(): Promise<void> {
+    const items = this.items.splice(0).reverse();
+    for (const item of items) {
+      try {
+        await item.close();
+      } catch {
+        // already closed
+      }
+    }
+  }
 }
 
 /** Resolves with the first event matching, already seen or to come. */

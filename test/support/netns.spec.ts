@@ -8,15 +8,16 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { setKeepAliveInterval, setKeepAliveProbes, setUserTimeout } from 'net-keepalive';
-import { createNetPair, destroyAllNetPairs, netnsAvailable, type NetPair } from './netns.js';
+import { createNetPair, destroyAllNetPairs, netnsAvailable, type NetPair } from '../../lab/netns.js';
+import { realFaultsRequired, testIfAvailable } from './real-faults.js';
 import { readSocketOptions } from './sockopt.js';
 
 const availability = await netnsAvailable();
-if (!availability.ok) console.warn(`netns.spec: skipping namespace tests: ${availability.reason}`);
-const t = availability.ok ? test : test.skip;
+if (!availability.ok) console.warn(`netns.spec: ${realFaultsRequired() ? 'FAILING (CI as root)' : 'skipping'} namespace tests: ${availability.reason}`);
+const t = testIfAvailable(availability);
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const NETNS_MODULE = new URL('./netns.ts', import.meta.url).href;
+const NETNS_MODULE = new URL('../../lab/netns.ts', import.meta.url).href;
 /** Run a .mts file in ONE node process (the tsx CLI would add a parent process relaying signals). */
 const tsNode = (script: string, ...args: string[]) => [process.execPath, ['--import', 'tsx', script, ...args]] as const;
 
@@ -245,8 +246,16 @@ setInterval(() => {}, 1000);
 });
 
 describe('netnsAvailable', () => {
-  const canDropPrivileges = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
-  (canDropPrivileges ? test : test.skip)('reports ok:false with a reason for a non-root user', async () => {
+  const root = process.getuid?.() === 0;
+  const setpriv = spawnSync('setpriv', ['--version']).status === 0;
+  const canDrop = setpriv && spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'true']).status === 0;
+  const privilegeTest = root
+    ? testIfAvailable({
+      ok: canDrop,
+      reason: setpriv ? 'setpriv cannot drop to uid 65534 here (no CAP_SETUID?)' : 'util-linux setpriv is not installed (needed to drop privileges)',
+    })
+    : (name: string, fn: () => unknown) => test.skip(`${name} — SKIPPED: not root, cannot drop privileges`, fn as never);
+  privilegeTest('reports ok:false with a reason for a non-root user', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hb-netns-'));
     try {
       const script = join(dir, 'probe.mts');
@@ -273,8 +282,25 @@ describe('netnsAvailable', () => {
     expect(await netnsAvailable()).toEqual({ ok: true });
   });
 
+  // Runs only when the namespace tests did not: its reason must be true, checked here
+  // independently of netnsAvailable(), and in CI as root it is a failure.
   (availability.ok ? test.skip : test)(`explains why namespaces are unavailable here: ${availability.reason}`, () => {
-    expect(availability.ok).toBe(false);
-    expect(availability.reason).toEqual(expect.any(String));
+    if (realFaultsRequired()) throw new Error(`CI as root, but network namespaces are unavailable: ${availability.reason}`);
+    const reason = availability.reason ?? '';
+    if (/Linux-only/.test(reason)) {
+      expect(process.platform).not.toBe('linux');
+    } else if (/not root/.test(reason)) {
+      expect(process.getuid?.()).not.toBe(0);
+    } else if (/'ip' is not usable/.test(reason)) {
+      expect(spawnSync('ip', ['-V']).status).not.toBe(0);
+    } else if (/cannot create a network namespace/.test(reason)) {
+      const probe = `hbx${process.pid.toString(36)}`;
+      const made = spawnSync('ip', ['netns', 'add', probe], { stdio: 'ignore' }).status === 0
+        && spawnSync('ip', ['-n', probe, 'link', 'add', 'name', 'x0', 'type', 'veth', 'peer', 'name', 'x1'], { stdio: 'ignore' }).status === 0;
+      spawnSync('ip', ['netns', 'del', probe], { stdio: 'ignore' });
+      expect(made).toBe(false);
+    } else {
+      throw new Error(`netnsAvailable gave a reason this test cannot check: ${reason}`);
+    }
   });
 });

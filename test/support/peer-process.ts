@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { jsonLine, LineProcess } from '../../lab/child.js';
 import type { PeerAppConfig } from '../fixtures/peer-app.js';
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'peer-app.ts');
@@ -15,58 +14,45 @@ export interface PeerLine {
 
 const running = new Set<PeerProcess>();
 
-/** A real Nest peer app in a child process (optionally inside a network namespace). */
+/**
+ * A real Nest peer app in a child process (optionally inside a network namespace), tied to
+ * this process: a peer left stopped (SIGSTOP) dies with the test runner all the same.
+ */
 export class PeerProcess {
-  readonly child: ChildProcess;
-  readonly lines: PeerLine[] = [];
-  readonly stderr: string[] = [];
+  private readonly proc: LineProcess<PeerLine>;
   readonly exited: Promise<number | null>;
-  private waiters: Array<() => void> = [];
 
   constructor(config: PeerAppConfig, options: { netns?: string } = {}) {
-    const node = [process.execPath, '--import', 'tsx', FIXTURE, JSON.stringify(config)];
-    const [cmd, ...args] = options.netns ? ['ip', 'netns', 'exec', options.netns, ...node] : node;
-    this.child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      try {
-        this.lines.push(JSON.parse(line));
-      } catch {
-        this.stderr.push(line);
-      }
-      for (const w of this.waiters.splice(0)) w();
+    this.proc = new LineProcess<PeerLine>(FIXTURE, [JSON.stringify(config)], {
+      label: `peer ${config.nodeId ?? ''}`.trim(), parse: jsonLine, netns: options.netns,
     });
-    createInterface({ input: this.child.stderr! }).on('line', (line) => this.stderr.push(line));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => {
-      running.delete(this);
-      for (const w of this.waiters.splice(0)) w();
-      resolve(code);
-    }));
     running.add(this);
+    this.exited = this.proc.exited.then((code) => {
+      running.delete(this);
+      return code;
+    });
+  }
+
+  get child() {
+    return this.proc.child;
+  }
+
+  /** Every JSON line printed so far. */
+  get lines(): PeerLine[] {
+    return this.proc.messages;
   }
 
   get pid(): number {
-    return this.child.pid!;
+    return this.proc.pid;
   }
 
   get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return this.proc.alive;
   }
 
   /** Resolves with the first line (already printed or to come) matching `predicate`. */
-  async waitFor(predicate: (line: PeerLine) => boolean, timeoutMs = 15_000, what = 'line'): Promise<PeerLine> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.lines.find(predicate);
-      if (found) return found;
-      const left = deadline - Date.now();
-      if (left <= 0 || !this.alive) {
-        throw new Error(`peer ${this.pid}: no ${what} within ${timeoutMs} ms (alive=${this.alive})\nstdout: ${JSON.stringify(this.lines.slice(-10))}\nstderr: ${this.stderr.slice(-15).join('\n')}`);
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => { clearTimeout(timer); resolve(); });
-      });
-    }
+  waitFor(predicate: (line: PeerLine) => boolean, timeoutMs = 15_000, what = 'line'): Promise<PeerLine> {
+    return this.proc.waitFor(predicate, timeoutMs, what);
   }
 
   ready(timeoutMs = 20_000): Promise<PeerLine> {
@@ -80,11 +66,11 @@ export class PeerProcess {
   }
 
   command(cmd: Record<string, unknown>): void {
-    this.child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+    this.proc.send(cmd);
   }
 
   signal(sig: NodeJS.Signals): void {
-    this.child.kill(sig);
+    this.proc.signal(sig);
   }
 
   /** Graceful shutdown through the app's own close (goodbye on every link). */
@@ -94,17 +80,12 @@ export class PeerProcess {
     await this.exited;
   }
 
-  async kill(): Promise<void> {
-    if (!this.alive) return;
-    this.child.kill('SIGKILL');
-    await this.exited;
+  kill(): Promise<void> {
+    return this.proc.kill();
   }
 }
 
 /** Kills every peer still running (afterEach/afterAll), including stopped ones. */
 export async function killAllPeers(): Promise<void> {
-  await Promise.all([...running].map((p) => {
-    p.child.kill('SIGCONT');
-    return p.kill();
-  }));
+  await Promise.all([...running].map((p) => p.kill()));
 }

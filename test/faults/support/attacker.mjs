@@ -8,9 +8,11 @@
  *  - slowloris {host, port, count, batch}: opens `count` connections (in batches), never sends a
  *    byte; prints {evt:'connected', n} once all are open, then {evt:'done', closes:[ms...], data}
  *    when the server has closed them all (ms = close − connect, per connection).
- *  - flood {host, port, id, ms}: a valid hello, then `{"$hb":"ping"}` frames as fast as the
- *    socket takes them, reading and discarding what comes back; prints {evt:'welcome'},
- *    {evt:'stats', sent, pongs} every 500 ms and {evt:'done', sent, pongs, closedByServer}.
+ *  - flood {host, port, id, ms, again}: a valid hello, then `{"$hb":"ping"}` frames as fast as the
+ *    socket takes them, reading and discarding what comes back; prints {evt:'welcome'} (first
+ *    link), {evt:'stats', sent, pongs} every 500 ms and {evt:'done', sent, pongs, links, cut}
+ *    after `ms`. With `again`, a link the server cuts is replaced at once by a new one, so the
+ *    attack lasts the whole `ms`; `cut` counts links closed by the server, `links` all links.
  *  - churn {host, port, count, batch}: opens connections and destroys them abruptly; one in two
  *    completes the handshake first (a unique nodeId each), one in four sends half a frame, one in
  *    three is reset (RST) rather than closed (FIN);
@@ -64,53 +66,67 @@ async function slowloris() {
 }
 
 async function flood() {
-  const s = await connect();
   let pongs = 0;
   let sent = 0;
-  let closedByServer = true;
-  let welcome = false;
-  let pending = '';
-  s.setNoDelay(true);
-  s.on('error', () => undefined);
-  s.on('data', (d) => {
-    if (!welcome) {
-      pending += d.toString();
-      if (pending.includes('"welcome"')) {
-        welcome = true;
-        print({ evt: 'welcome' });
-        pump();
-      }
-      return;
-    }
-    // Count pongs without parsing every frame: each carries "pong" once.
-    const text = d.toString('latin1');
-    for (let i = text.indexOf('pong'); i !== -1; i = text.indexOf('pong', i + 4)) pongs++;
-  });
-  const stats = setInterval(() => print({ evt: 'stats', sent, pongs }), 500);
-  let seq = 0;
+  let links = 0;
+  let cut = 0;
   let stopping = false;
-  function pump() {
-    while (!stopping) {
-      let chunk = '';
-      for (let k = 0; k < 500; k++) chunk += frame({ $hb: 'ping', seq: ++seq, t: Date.now() });
-      sent += 500;
-      if (!s.write(chunk)) {
-        s.once('drain', pump);
+  let current;
+  const stats = setInterval(() => print({ evt: 'stats', sent, pongs, links, cut }), 500);
+  const over = new Promise((resolve) => setTimeout(resolve, cfg.ms));
+  void over.then(() => {
+    stopping = true;
+    current?.destroy();
+  });
+  let seq = 0;
+  // One link: hello, flood after the welcome; resolves when it closes (true: the server closed it).
+  const link = async () => {
+    const s = await connect();
+    if (stopping) { // the window ended while this link was connecting
+      s.destroy();
+      return false;
+    }
+    current = s;
+    links++;
+    let welcome = false;
+    let pending = '';
+    s.setNoDelay(true);
+    s.on('error', () => undefined);
+    const pump = () => {
+      while (!stopping && !s.destroyed) {
+        let chunk = '';
+        for (let k = 0; k < 500; k++) chunk += frame({ $hb: 'ping', seq: ++seq, t: Date.now() });
+        sent += 500;
+        if (!s.write(chunk)) {
+          s.once('drain', pump);
+          return;
+        }
+      }
+    };
+    s.on('data', (d) => {
+      if (!welcome) {
+        pending += d.toString();
+        if (pending.includes('"welcome"')) {
+          welcome = true;
+          if (links === 1) print({ evt: 'welcome' });
+          pump();
+        }
         return;
       }
-    }
-  }
-  const closed = new Promise((resolve) => s.once('close', resolve));
-  s.write(hello(cfg.id ?? 'flooder'));
-  const timer = setTimeout(() => {
-    stopping = true;
-    closedByServer = false;
-    s.destroy();
-  }, cfg.ms);
-  await closed;
-  clearTimeout(timer);
+      // Count pongs without parsing every frame: each carries "pong" once.
+      const text = d.toString('latin1');
+      for (let i = text.indexOf('pong'); i !== -1; i = text.indexOf('pong', i + 4)) pongs++;
+    });
+    s.write(hello(cfg.id ?? 'flooder'));
+    await new Promise((resolve) => s.once('close', resolve));
+    return !stopping;
+  };
+  do {
+    if (await link()) cut++;
+  } while (cfg.again && !stopping);
+  await over;
   clearInterval(stats);
-  print({ evt: 'done', sent, pongs, closedByServer });
+  print({ evt: 'done', sent, pongs, links, cut });
 }
 
 async function churn() {

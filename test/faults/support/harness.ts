@@ -1,26 +1,26 @@
 /**
  * Fault lab support: the library in this process (server or clients), event recording with the
- * detector's own loop-stall account, timing report lines, and small polling helpers.
+ * test's own clock and loop-stall account, timing report lines, and small polling helpers.
  *
  * Everything that measures detection runs the detecting side here, in the jest process, so the
- * event's `at` and the fault's instant come from the same clock, and the detector's own
- * loop-lag record (which the contract lets stretch the thresholds) can be read at the moment
- * of the verdict.
+ * fault's instant and the moment an event reaches the test come from one clock (the test's),
+ * and this process's loop stalls (which the contract lets stretch the thresholds) are measured
+ * by the test itself: nothing the code under test reports about itself widens a bound.
  */
 import { Controller, Module, type INestApplicationContext, type INestMicroservice, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventPattern, MessagePattern } from '@nestjs/microservices';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
-import { HeartbeatTicker } from '../../../src/detector/heartbeat-ticker.js';
 import {
   HeartbeatClient, HeartbeatModule, HeartbeatServer, PresenceService, type HeartbeatModuleOptions, type PresenceEvent,
 } from '../../../src/index.js';
+import { LagMeter, testNow } from '../../support/lag.js';
+import { jsonLine, LineProcess } from '../../../lab/child.js';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -68,7 +68,9 @@ export class FaultLabController {
 }
 
 export interface RecordedEvent extends PresenceEvent {
-  /** Own-loop stall the detector had recorded since `markFault`'s reference time, read when the event fired. */
+  /** When the event reached the test (test clock, epoch ms). */
+  seenAt: number;
+  /** This process's loop stall since `markFault`'s reference time, measured by the test, read when the event arrived. */
   stallMs: number;
 }
 
@@ -76,22 +78,21 @@ export interface RecordedEvent extends PresenceEvent {
 export class LocalSide<A extends INestApplicationContext = INestApplicationContext> {
   readonly events: RecordedEvent[] = [];
   readonly presence: PresenceService;
-  readonly detector: HeartbeatTicker;
+  private readonly lag = new LagMeter().start();
   private stallFrom = Number.POSITIVE_INFINITY;
   private waiters: Array<() => void> = [];
 
   constructor(readonly app: A) {
     this.presence = app.get(PresenceService);
-    this.detector = app.get(HeartbeatTicker, { strict: false });
     this.presence.events$.subscribe((e) => {
-      this.events.push({ ...e, stallMs: this.detector.blockedSince(this.stallFrom) });
+      this.events.push({ ...e, seenAt: testNow(), stallMs: this.lag.blockedSince(this.stallFrom) });
       for (const w of this.waiters.splice(0)) w();
     });
   }
 
-  /** The detector's clock (epoch ms, sub-millisecond): the one every event's `at` is read from. */
+  /** The test's clock (epoch ms, sub-millisecond): faults are timed with it, events stamped with it on arrival. */
   now(): number {
-    return this.detector.now();
+    return testNow();
   }
 
   /**
@@ -105,7 +106,7 @@ export class LocalSide<A extends INestApplicationContext = INestApplicationConte
 
   /** The first event (already recorded or to come) matching, at or after `since`. */
   async next(type: PresenceEvent['type'], peerId: string, since = 0, timeoutMs = 15_000): Promise<RecordedEvent> {
-    const match = (e: RecordedEvent) => e.type === type && e.peer.id === peerId && e.at >= since;
+    const match = (e: RecordedEvent) => e.type === type && e.peer.id === peerId && e.seenAt >= since;
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = this.events.find(match);
@@ -134,6 +135,7 @@ export class LocalSide<A extends INestApplicationContext = INestApplicationConte
   }
 
   close(): Promise<void> {
+    this.lag.stop();
     return this.app.close();
   }
 }
@@ -222,42 +224,30 @@ export async function heapAfterGc(): Promise<number> {
 
 /** A plain node child process printing JSON lines (the attacker script). */
 export class LineChild {
-  readonly child: ChildProcess;
-  readonly lines: Array<Record<string, any>> = [];
-  readonly stderr: string[] = [];
+  private readonly proc: LineProcess<Record<string, any>>;
   readonly exited: Promise<number | null>;
 
   constructor(script: string, config: unknown) {
-    this.child = spawn(process.execPath, [script, JSON.stringify(config)], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' },
-    });
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      try {
-        this.lines.push(JSON.parse(line));
-      } catch {
-        this.stderr.push(line);
-      }
-    });
-    createInterface({ input: this.child.stderr! }).on('line', (line) => this.stderr.push(line));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+    this.proc = new LineProcess(script, [JSON.stringify(config)], { label: 'attacker', parse: jsonLine, stdin: 'ignore', tsx: false });
     children.add(this);
+    this.exited = this.proc.exited;
     void this.exited.then(() => children.delete(this));
   }
 
-  async waitFor(evt: string, timeoutMs: number): Promise<Record<string, any>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.lines.find((l) => l.evt === evt);
-      if (found) return found;
-      if (Date.now() > deadline || (this.child.exitCode !== null && !this.lines.some((l) => l.evt === evt))) {
-        throw new Error(`attacker: no ${evt} within ${timeoutMs} ms (exit ${this.child.exitCode}); stderr: ${this.stderr.slice(-10).join('\n')}`);
-      }
-      await sleep(10);
-    }
+  get child() {
+    return this.proc.child;
+  }
+
+  get lines(): Array<Record<string, any>> {
+    return this.proc.messages;
+  }
+
+  waitFor(evt: string, timeoutMs: number): Promise<Record<string, any>> {
+    return this.proc.waitFor((l) => l.evt === evt, timeoutMs, evt);
   }
 
   kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    this.proc.killNow();
   }
 }
 const children = new Set<LineChild>();
@@ -294,13 +284,21 @@ export function ensureFdLimit(wanted: number): number {
 }
 
 /**
- * The silence verdict against the peer's last frame (the event's `peer.lastSeenAt`): lost only
- * once silence > missedBeats × interval + interval / 2 (+ the detector's own stall), and no later
- * than that plus one tick, plus one more tick of timer lateness (lateness under a tick is not
- * recorded as a stall, so it cannot stretch the threshold either).
+ * The loss verdict timed from the test's side, for a fault (SIGSTOP, cable pull) at `t0`:
+ *  - `ms`: from the fault to the event reaching the test;
+ *  - `bound`: (missedBeats + 1) × intervalMs after the fault (the contract), plus this process's
+ *    loop stall as the test measured it (the contract stretches the thresholds by it);
+ *  - `earliest`: the peer's last frame came at most one interval (+ one tick) before the fault,
+ *    since a side pings after an interval of sending nothing; a verdict before
+ *    missedBeats × interval + interval / 2 of silence would show up as `ms` below this.
  */
-export function silenceAtVerdict(lost: RecordedEvent, hb: { intervalMs: number; missedBeats: number }) {
+export function verdictWindow(lost: RecordedEvent, t0: number, hb: { intervalMs: number; missedBeats: number }) {
   const tick = Math.min(100, Math.max(5, Math.round(hb.intervalMs / 10)));
   const threshold = hb.missedBeats * hb.intervalMs + hb.intervalMs / 2;
-  return { silence: lost.at - lost.peer.lastSeenAt, threshold, latest: threshold + 2 * tick + lost.stallMs };
+  return {
+    ms: lost.seenAt - t0,
+    bound: (hb.missedBeats + 1) * hb.intervalMs + Math.ceil(lost.stallMs),
+    earliest: threshold - hb.intervalMs - tick,
+    threshold,
+  };
 }

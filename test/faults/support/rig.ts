@@ -11,7 +11,7 @@
 import type { HeartbeatModuleOptions } from '../../../src/index.js';
 import type { PeerAppConfig } from '../../fixtures/peer-app.js';
 import { PeerProcess } from '../../support/peer-process.js';
-import type { NetPair } from '../../support/netns.js';
+import type { NetPair } from '../../../lab/netns.js';
 import { LocalClients, LocalServer, startLocalClients, startLocalServer, until, type LocalSide } from './harness.js';
 
 export type Direction = 'server detects client' | 'client detects server';
@@ -36,6 +36,8 @@ export interface RigOptions {
   /** The peer is a stock ClientTCP (server detects client only). */
   stockClient?: boolean;
   net?: NetPair;
+  /** TLS on the link: the server presents `cert`/`key`, the client trusts `cert` as its CA. */
+  tls?: { key: string; cert: string };
 }
 
 export async function startRig(direction: Direction, o: RigOptions): Promise<Rig> {
@@ -44,14 +46,16 @@ export async function startRig(direction: Direction, o: RigOptions): Promise<Rig
   const localId = `local-${process.pid}-${n}`;
   const peerHeartbeat = o.peerHeartbeat ?? o.heartbeat;
   const netns = o.net?.name;
+  const serverTls = o.tls ? { tlsOptions: { key: o.tls.key, cert: o.tls.cert } } : {};
+  const clientTls = o.tls ? { tlsOptions: { ca: o.tls.cert } } : {};
   if (direction === 'server detects client') {
     const local = await startLocalServer({
       nodeId: localId, heartbeat: o.heartbeat, keepAlive: o.keepAlive,
-      server: { host: o.net ? o.net.hostAddress : '127.0.0.1', port: 0 },
+      server: { host: o.net ? o.net.hostAddress : '127.0.0.1', port: 0, ...serverTls },
     });
     const config: PeerAppConfig = {
       nodeId: peerId, heartbeat: peerHeartbeat, stockClient: o.stockClient,
-      clients: [{ name: 'SERVER', host: o.net ? o.net.hostAddress : '127.0.0.1', port: local.port, reconnect: { initialDelayMs: 100 } }],
+      clients: [{ name: 'SERVER', host: o.net ? o.net.hostAddress : '127.0.0.1', port: local.port, reconnect: { initialDelayMs: 100 }, ...clientTls }],
     };
     const peer = new PeerProcess(config, { netns });
     try {
@@ -74,14 +78,14 @@ export async function startRig(direction: Direction, o: RigOptions): Promise<Rig
   }
   if (o.stockClient) throw new Error('stockClient needs the server in this process');
   const peer = new PeerProcess({
-    nodeId: peerId, heartbeat: peerHeartbeat, server: { host: o.net ? o.net.nsAddress : '127.0.0.1', port: 0 },
+    nodeId: peerId, heartbeat: peerHeartbeat, server: { host: o.net ? o.net.nsAddress : '127.0.0.1', port: 0, ...serverTls },
   }, { netns });
   const ready = await peer.ready();
   let local: LocalClients | undefined;
   try {
     local = await startLocalClients({
       nodeId: localId, heartbeat: o.heartbeat, keepAlive: o.keepAlive,
-      clients: [{ name: 'PEER', host: o.net ? o.net.nsAddress : '127.0.0.1', port: ready.port, reconnect: { initialDelayMs: 100 } }],
+      clients: [{ name: 'PEER', host: o.net ? o.net.nsAddress : '127.0.0.1', port: ready.port, reconnect: { initialDelayMs: 100 }, ...clientTls }],
     });
     await local.alive(peerId);
     return { direction, local, peer, peerId, localId };

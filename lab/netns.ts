@@ -1,5 +1,6 @@
 /**
- * Test support: a veth link into a private network namespace, for true half-open TCP faults.
+ * The lab's network-namespace helper (tests, demo, benchmarks): a veth link into a private
+ * network namespace, for true half-open TCP faults.
  *
  *   root namespace                         namespace <name>
  *   <name>h  10.213.<n>.1/30  <== veth ==>  <name>n  10.213.<n>.2/30   (+ lo up)
@@ -13,11 +14,12 @@
  *
  * Needs root (CAP_SYS_ADMIN + CAP_NET_ADMIN) and iproute2; check `netnsAvailable()` first.
  */
-import { execFile, spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { execFile, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runInThisContext } from 'node:vm';
+import { spawnTied } from './child.js';
 
 export interface NetPair {
   /** Network namespace name (also the prefix of both interface names). */
@@ -38,6 +40,8 @@ export interface NetPair {
   linkUp(): Promise<void>;
   /** Kill exec'd children, delete the veth pair and the namespace. Idempotent. */
   destroy(): Promise<void>;
+  /** The same, synchronously (for exit and signal handlers). Idempotent. */
+  destroySync(): void;
 }
 
 export interface NetnsAvailability {
@@ -335,7 +339,7 @@ export async function createNetPair(): Promise<NetPair> {
 
     exec(cmd, args = [], opts = {}) {
       assertLive('exec');
-      const child = spawn('ip', ['netns', 'exec', name, cmd, ...args], opts);
+      const child = spawnTied(cmd, args, { ...opts, netns: name });
       record.children.add(child);
       child.once('exit', () => record.children.delete(child));
       child.once('error', () => record.children.delete(child));
@@ -392,6 +396,11 @@ export async function createNetPair(): Promise<NetPair> {
         reg.records.delete(record);
       })();
       return destroying;
+    },
+
+    destroySync() {
+      destroySync(record);
+      reg.records.delete(record);
     },
   };
   record.destroyAsync = () => pair.destroy();

@@ -1,0 +1,134 @@
+/**
+ * The result types of the benchmarks, in one place: the benchmarks write them, report.ts reads
+ * them, and neither imports the other for them (no import circle between a benchmark and its report).
+ */
+import type { MachineInfo, Summary } from './common.js';
+import type { ProfileSummary } from './cpuprofile.js';
+
+// B1: throughput (bench/b1-throughput.ts)
+export type B1Impl = 'ours' | 'stock' | 'baseline';
+export type B1Mode = 'c1' | 'c16' | 'c128' | 'events';
+export interface B1Sample {
+  round: number;
+  /** Repetition of this mode within the round (1 in flight is measured several times per round). */
+  rep?: number;
+  impl: B1Impl;
+  mode: B1Mode;
+  rps: number;
+  p50?: number;
+  p99?: number;
+  serverCpuUsPerReq: number;
+  clientCpuUsPerReq: number;
+  raw: Record<string, unknown>;
+}
+
+export interface B1Summary {
+  impl: B1Impl;
+  mode: B1Mode;
+  rps: Summary;
+  p50: Summary;
+  p99: Summary;
+  serverCpuUsPerReq: Summary;
+  clientCpuUsPerReq: Summary;
+  /** ours / stock per round and repetition (paired), then summarised. */
+  ratioToStock?: Summary;
+}
+
+export interface B1Result {
+  benchmark: 'b1';
+  machine: MachineInfo;
+  config: {
+    rounds: number; repeats?: Record<B1Mode, number>; warmupMs: number; durationMs: number; payloadBytes: number; modes: B1Mode[]; impls: B1Impl[];
+  };
+  samples: B1Sample[];
+  summary: B1Summary[];
+  profiles?: Record<string, ProfileSummary>;
+  durationMs: number;
+}
+
+// B2: heartbeat scale (bench/b2-heartbeat-scale.ts)
+export type Impl = 'ours' | 'ws' | 'raw' | 'ours+tick-skip';
+
+export interface B2Step {
+  requested: number;
+  peers: number;
+  connectMs: number;
+  window: {
+    cpuPct: number; userPct: number; systemPct: number; perSecondPct: number[]; eventLoopUtilization: number;
+    eventsDuringWindow: Record<string, number>;
+  };
+  heapUsed: number;
+  rss: number;
+  heapPerPeerBytes: number;
+  /** (heap at this step − heap at the previous step) / added peers: the cost of one more peer, without fixed overhead. */
+  marginalHeapPerPeerBytes?: number;
+  rssPerPeerBytes: number;
+  timers: number;
+  resources: Record<string, number>;
+  lostSoFar: number;
+  suspectSoFar: number;
+  connections: number;
+}
+
+export interface B2Run {
+  impl: Impl;
+  rep: number;
+  fdLimit: number;
+  maxPeers: number;
+  baseline: { heapUsed: number; rss: number; timers: number; resources: Record<string, number> };
+  steps: B2Step[];
+  profile?: ProfileSummary;
+}
+
+export interface B2Result {
+  benchmark: 'b2';
+  machine: MachineInfo;
+  config: { intervalMs: number; steps: number[]; reps: number; windowMs: number; settleMs: number };
+  runs: B2Run[];
+  summary: Array<{
+    impl: Impl; requested: number; peers: number; cpuPct: Summary; userPct: Summary; systemPct: Summary; heapPerPeerBytes: Summary;
+    marginalHeapPerPeerBytes: Summary; rssPerPeerBytes: Summary;
+    timers: Summary; baselineTimers: number; falseLost: number; suspect: number; perSecondPct: Summary;
+  }>;
+  targets: Record<string, unknown>;
+  durationMs: number;
+}
+
+// B3: detection (bench/b3-detection.ts)
+export type Fault = 'SIGSTOP' | 'SIGKILL' | 'graceful' | 'cable';
+export interface Setting {
+  name: 'defaults' | 'fast';
+  intervalMs: number;
+  missedBeats: number;
+}
+
+export interface B3Row {
+  setting: Setting['name'];
+  intervalMs: number;
+  missedBeats: number;
+  fault: Fault;
+  expected: 'lost' | 'left';
+  boundMs: number;
+  trials: number;
+  detected: number;
+  latenciesMs: number[];
+  latency: Summary;
+  p90: number;
+  reasons: Record<string, number>;
+  /** Other events seen for these peers between fault and detection (e.g. suspect). */
+  wrongEvents: number;
+  /** Event-loop delay of the observer process (this one) while the faults were measured, ms. */
+  observerLoopDelay: { p99: number; max: number };
+  met: boolean;
+  skipped?: string;
+}
+
+export interface B3Result {
+  benchmark: 'b3';
+  machine: MachineInfo;
+  config: { trials: number; settings: Setting[] };
+  rows: B3Row[];
+  durationMs: number;
+  notes: string[];
+}
+
