@@ -12,8 +12,11 @@ export function peerText(value: unknown, max = 200): string {
     text = Object.prototype.toString.call(value);
   }
   if (text.length > max) text = `${text.slice(0, max)}…`;
-  return JSON.stringify(text).slice(1, -1);
+  // JSON escapes C0 controls, quotes and backslashes; DEL, C1 (a raw CSI is a terminal escape),
+  // format characters and line separators it leaves as they are.
+  return JSON.stringify(text).slice(1, -1).replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+const UNPRINTABLE = /[\u007f-\u009f\u2028\u2029\p{Cf}\p{Cs}]/gu;
 
 export const invalidOption = (path: string, rule: string, value: unknown) =>
   `nest-heartbeat: option "${path}" ${rule} (got ${JSON.stringify(value) ?? String(value)})`;
@@ -34,8 +37,10 @@ export const tlsHandshakeFailed = (code: string) => `TLS handshake failed or tim
 export const slowReader = (bytes: number) => `peer does not read: ${bytes} bytes queued for it`;
 
 export const frameTooLarge = (length: number, max: number) => `frame of ${length} exceeds maxFrameBytes ${max}`;
-export const badLengthPrefix = (prefix: string) => `bad length prefix ${JSON.stringify(prefix)}`;
-export const invalidJson = (detail: string) => `invalid JSON (${detail})`;
+export const badLengthPrefix = (prefix: string) => `bad length prefix "${peerText(prefix, 16)}"`;
+/** V8's parse error quotes the peer's bytes. */
+export const invalidJson = (detail: string) => `invalid JSON (${peerText(detail)})`;
+export const noEventHandler = (pattern: string) => `No handler for event pattern "${peerText(pattern)}"`;
 export const frameNotObject = () => 'frame is not a JSON object';
 
 export const handlerFailed = (owner: string, method: string, type: string) =>
@@ -43,7 +48,8 @@ export const handlerFailed = (owner: string, method: string, type: string) =>
 export const nonStaticHandler = (owner: string, method: string) =>
   `Cannot register @OnPeer handler ${owner}.${method}: its provider is request-scoped or transient; use a singleton provider`;
 
-export const connectionClosed = (address: string) => `Connection to ${address} closed before the handshake`;
+export const connectionClosed = (address: string, error?: string) =>
+  `Connection to ${address} closed before the handshake${error ? ` (${peerText(error, 120)})` : ''}`;
 export const handshakeRejected = (address: string, reason: string, message: unknown) =>
   `${address} refused the handshake (${reason}: ${peerText(message)})`;
 export const authTokenRefused = (address: string) => `${address} refused our auth token`;

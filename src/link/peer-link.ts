@@ -204,7 +204,7 @@ export class PeerLink implements FrameListener, LinkView {
   private handshakeFailure(cause: CloseCause): string {
     if (cause === 'auth-failed' && this.refusal) return messages.authTokenRefused(this.address);
     if (this.refusal) return messages.handshakeRejected(this.address, this.refusal.reason, this.refusal.message);
-    return messages.connectionClosed(this.address);
+    return messages.connectionClosed(this.address, this.socketError);
   }
 
   private setStatus(next: LinkStatus): void {
@@ -260,9 +260,12 @@ export class PeerLink implements FrameListener, LinkView {
     // it; a peer that pings faster anyway is closed after MAX_PING_STRIKES strikes.
     const floor = this.direction === 'inbound' ? this.ctx.minPingIntervalMs : undefined;
     if (floor) {
-      const early = now - this.lastPingAt < floor * PING_STRIKE_FRACTION;
+      // Pings that queued while this process's own loop was blocked are read together: not the peer's fault.
+      const early = now - this.lastPingAt < floor * PING_STRIKE_FRACTION && this.ctx.clock.blockedSince(this.lastPingAt) === 0;
       this.lastPingAt = now;
-      if (early && ++this.pingStrikes >= MAX_PING_STRIKES) {
+      // Strikes in a row: one ping at an honest pace (a delayed segment delivered late, say) forgives.
+      this.pingStrikes = early ? this.pingStrikes + 1 : 0;
+      if (this.pingStrikes >= MAX_PING_STRIKES) {
         this.send(goAway('too-many-pings'));
         return this.fail('too-many-pings', messages.tooManyPings(this.pingStrikes, floor));
       }

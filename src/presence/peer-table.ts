@@ -156,7 +156,9 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
     entry.links = entry.links.filter((l) => l !== link);
     addStats(entry.closedStats, link.stats);
     if (entry.links.length === 0) {
-      entry.latest = link;
+      // A departed peer is remembered for 60 s: as plain data, not as its link (which holds the
+      // socket and any half-received frame, up to maxFrameBytes).
+      entry.latest = detached(link);
       entry.saidGoodbye = link.cause !== undefined && isDeparture(link.cause);
       entry.lossReason = entry.saidGoodbye ? undefined : (link.cause as LossReason);
       if (this.resumeWindowMs > 0 && resumable(link.cause)) this.openResumeWindow(entry);
@@ -273,6 +275,16 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
     if (rttMs !== undefined) info.rttMs = rttMs;
     return info;
   }
+}
+
+/** A closed link's last state, without the link. */
+function detached(link: LinkView): LinkView {
+  return {
+    peerId: link.peerId, direction: link.direction, address: link.address, managed: link.managed,
+    metadata: link.metadata, incarnation: link.incarnation, status: link.status, connectedAt: link.connectedAt,
+    lastHeardAt: link.lastHeardAt, rttMs: link.rttMs, stats: { ...link.stats }, cause: link.cause,
+    end: () => undefined,
+  };
 }
 
 function addStats(into: PeerStats, from: Readonly<PeerStats>): void {

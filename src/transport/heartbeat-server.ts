@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { ServerTCP, type TcpSocket } from '@nestjs/microservices';
+import { ServerTCP, type BaseRpcContext, type ReadPacket, type TcpSocket } from '@nestjs/microservices';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import * as messages from '../heartbeat.messages.js';
@@ -101,6 +101,15 @@ export class HeartbeatServer extends ServerTCP {
   protected override handleError(error: any): void {
     const fromAcceptedSocket = error?.constructor?.name === 'InvalidTcpDataReceptionException' || CONNECTION_ERRORS.has(error?.code);
     if (!fromAcceptedSocket) super.handleError(error);
+  }
+
+  /**
+   * Nest logs an event without a handler with its whole pattern: up to maxFrameBytes of the
+   * peer's text, control characters included. Same verdict, escaped and cut.
+   */
+  override async handleEvent(pattern: string, packet: ReadPacket, context: BaseRpcContext): Promise<any> {
+    if (!this.getHandlerByPattern(pattern)) return this.logger.error(messages.noEventHandler(pattern));
+    return super.handleEvent(pattern, packet, context);
   }
 
   protected override getSocketInstance(socket: Socket): TcpSocket {
