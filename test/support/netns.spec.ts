@@ -258,16 +258,19 @@ describe('netnsAvailable', () => {
   privilegeTest('reports ok:false with a reason for a non-root user', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hb-netns-'));
     try {
-      const script = join(dir, 'probe.mts');
-      writeFileSync(
-        script,
-        `import { netnsAvailable } from ${JSON.stringify(NETNS_MODULE)};\nconsole.log(JSON.stringify(await netnsAvailable()));\n`,
-        { mode: 0o644 },
-      );
+      // uid 65534 may not read the checkout (a root home, a private mktemp -d): it runs a plain
+      // JavaScript bundle of the module, built here, from a directory it can read.
+      const { build } = await import('esbuild');
+      await build({
+        entryPoints: [fileURLToPath(NETNS_MODULE)], bundle: true, platform: 'node', format: 'esm',
+        outfile: join(dir, 'netns.mjs'), logLevel: 'silent',
+      });
+      const script = join(dir, 'probe.mjs');
+      writeFileSync(script, `import { netnsAvailable } from './netns.mjs';\nconsole.log(JSON.stringify(await netnsAvailable()));\n`);
+      for (const f of ['netns.mjs', 'probe.mjs']) chmodSync(join(dir, f), 0o644);
       chmodSync(dir, 0o755); // readable by uid 65534
-      const [cmd, args] = tsNode(script);
-      const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', cmd, ...args], {
-        cwd: REPO_ROOT,
+      const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, script], {
+        cwd: dir,
         encoding: 'utf8',
       });
       const result = JSON.parse(out.trim().split('\n').pop()!);
