@@ -296,6 +296,23 @@ describe('failure detector on virtual time', () => {
       expect(world.presence.peers()).toEqual([]);
       expect(world.presence.get('b')).toBeUndefined();
     });
+
+    it('a departed peer that joins again within the 60 s is kept, and forgotten only 60 s after it departs again', () => {
+      const world = virtualWorld();
+      const first = world.inbound();
+      first.hello('back');
+      first.close('ECONNRESET');
+      world.clock.runUntil(30_000);
+      const again = world.inbound();
+      again.hello('back');
+      again.receive({ $hb: 'bye' });
+      world.clock.runUntil(40_000);
+      again.close();
+      world.clock.runUntil(99_000); // 69 s after the first loss, 59 s after leaving
+      expect(world.presence.get('back')).toMatchObject({ status: 'left', stats: { reconnects: 1 } });
+      world.clock.runUntil(100_100);
+      expect(world.presence.get('back')).toBeUndefined();
+    });
   });
 
   describe('sessions (issue 12)', () => {
