@@ -125,7 +125,7 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
 
   // ---- lifecycle ------------------------------------------------------------------------------
 
-  /** Connects and takes the first snapshot; if Redis is not there within a lease, starts degraded and keeps trying. */
+  /** Connects and takes the first snapshot; if Redis is not there within min(lease, 3 s), starts degraded and keeps trying. */
   async onApplicationBootstrap(): Promise<void> {
     this.redis = await connectRedis(this.options.redis, this.options.renewIntervalMs);
     this.redis.client.on('error', () => undefined); // reported through status$, not as unhandled errors
@@ -139,7 +139,7 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     this.renewTimer = setInterval(() => void this.renew(), this.options.renewIntervalMs);
     this.tickTimer = setInterval(() => this.applyChange(this.view.tick(this.now())), Math.min(100, this.options.renewIntervalMs));
     this.readerLoop = this.readLoop();
-    await Promise.race([firstRenew.then(() => this.waitFor(() => this.resyncDue === undefined)), delay(this.options.leaseTtlMs)]);
+    await Promise.race([firstRenew.then(() => this.waitFor(() => this.resyncDue === undefined)), delay(Math.min(this.options.leaseTtlMs, 3000))]);
   }
 
   /** Graceful shutdown: the others see this replica's peers `left` at once. */
