@@ -73,6 +73,7 @@ export function decodeReplica(id: string, raw: unknown): ReplicaRecord | undefin
 export type StreamRecord =
   | { kind: 'join'; replica: ReplicaRecord }
   | { kind: 'peers'; replicaId: string; changes: Array<[string, PeerEntry]> }
+  | { kind: 'sync'; replicaId: string }
   | { kind: 'bye'; replicaId: string }
   | { kind: 'reaped'; replicaId: string };
 
@@ -87,6 +88,7 @@ export function decodeStreamEntry(fields: string[]): StreamRecord | string {
       const replica = decodeReplica(replicaId, f.v);
       return replica ? { kind: 'join', replica } : 'bad replica record';
     }
+    case 'sync':
     case 'bye':
     case 'reaped':
       return { kind: f.k, replicaId };

@@ -185,7 +185,8 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     if (this.publishing || !this.registered || this.stopped) return;
     this.publishing = true;
     let changes: Array<[string, PeerEntry]>;
-    if (this.fullPublishDue) {
+    const full = this.fullPublishDue;
+    if (full) {
       this.fullPublishDue = false;
       this.dirty.clear();
       changes = [...(this.view.entriesOf(this.self.id) ?? new Map())].filter(([, e]) => e.status === 'alive' || e.status === 'suspect');
@@ -195,9 +196,15 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     }
     try {
       const k = this.keys;
-      for (let i = 0; i < changes.length; i += BATCH) {
-        const chunk = changes.slice(i, i + BATCH);
-        const args: Array<string | number> = [this.self.id, STREAM_MAX_ENTRIES, JSON.stringify(chunk.map(([id, e]) => [id, toWire(e)]))];
+      const chunks = Math.max(1, Math.ceil(changes.length / BATCH));
+      for (let c = 0; c < chunks; c++) {
+        const chunk = changes.slice(c * BATCH, (c + 1) * BATCH);
+        if (chunk.length === 0 && !full) break;
+        const first = c === 0;
+        const last = c === chunks - 1;
+        const mode = !full ? 'peers' : first && last ? 'reset-sync' : first ? 'reset' : last ? 'sync' : 'more';
+        const payload = mode === 'peers' ? JSON.stringify(chunk.map(([id, e]) => [id, toWire(e)])) : '';
+        const args: Array<string | number> = [this.self.id, STREAM_MAX_ENTRIES, mode, payload];
         for (const [id, e] of chunk) args.push(id, e.status === 'alive' || e.status === 'suspect' ? encodeEntry(e) : '');
         const ok = await this.call(SCRIPTS.publish, [k.leases, `${k.peersPrefix}${this.self.id}`, k.events], args);
         if (ok === 0) {
@@ -316,7 +323,8 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
         for (const [, entries] of reply ?? []) {
           for (const [id, fields] of entries) {
             this.lastId = id;
-            this.applyRecord(id, fields);
+            const sync = this.applyRecord(id, fields);
+            if (sync) await this.readTable(sync);
           }
         }
       } catch (error) {
@@ -331,11 +339,12 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     }
   }
 
-  private applyRecord(id: string, fields: string[]): void {
+  /** Applies one stream entry; returns the replica id whose whole table must be read (a `sync` entry). */
+  private applyRecord(id: string, fields: string[]): string | undefined {
     const record: StreamRecord | string = Array.isArray(fields) ? decodeStreamEntry(fields) : 'not a field list';
     if (typeof record === 'string') {
       this.logger.warn(messages.clusterBadData(`${this.keys.events} ${id}`, record));
-      return;
+      return undefined;
     }
     const now = this.now();
     switch (record.kind) {
@@ -348,20 +357,54 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
         if (this.ids.has(record.replicaId)) return;
         const events: ClusterPresenceEvent[] = [];
         for (const [peerId, entry] of record.changes) events.push(...this.view.setPeer(record.replicaId, peerId, entry, now));
-        return this.applyChange({ events, replicasLost: [] });
+        this.applyChange({ events, replicasLost: [] });
+        return;
       }
+      case 'sync':
+        return this.ids.has(record.replicaId) ? undefined : record.replicaId;
       case 'bye':
         if (this.ids.has(record.replicaId)) return;
         this.applyChange(this.view.removeReplica(record.replicaId, 'left', now));
         this.replicaChanges.next();
         return;
       case 'reaped':
-        if (record.replicaId === this.self.id) return this.fenced();
+        if (record.replicaId === this.self.id) {
+          this.fenced();
+          return;
+        }
         if (this.ids.has(record.replicaId)) return;
         this.applyChange(this.view.removeReplica(record.replicaId, 'reaped', now));
         this.replicaChanges.next();
         return;
     }
+  }
+
+  /** A replica (re)published its whole table: read it and reconcile. */
+  private async readTable(replicaId: string): Promise<void> {
+    const key = `${this.keys.peersPrefix}${replicaId}`;
+    let fields: Record<string, string>;
+    try {
+      fields = await this.redis!.reader.hgetall(key);
+    } catch (error) {
+      if (!String((error as Error).message).startsWith('WRONGTYPE')) throw error;
+      this.logger.warn(messages.clusterBadData(key, 'not a hash'));
+      return;
+    }
+    if (!this.view.hasReplica(replicaId)) return; // reaped or gone meanwhile
+    this.applyChange({ events: this.view.replacePeers(replicaId, this.decodeTable(key, fields), this.now()), replicasLost: [] });
+  }
+
+  private decodeTable(key: string, fields: Record<string, string> | string[]): Map<string, PeerEntry> {
+    const table = new Map<string, PeerEntry>();
+    const pairs: Array<[string, string]> = Array.isArray(fields)
+      ? Array.from({ length: Math.floor(fields.length / 2) }, (_, i) => [fields[2 * i], fields[2 * i + 1]])
+      : Object.entries(fields);
+    for (const [peerId, raw] of pairs) {
+      const entry = decodeEntry(raw);
+      if (entry) table.set(peerId, entry);
+      else this.logger.warn(messages.clusterBadData(`${key} ${peerId}`, 'bad peer entry'));
+    }
+    return table;
   }
 
   /**
@@ -395,16 +438,8 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
       if (!record) this.logger.warn(messages.clusterBadData(`${k.replicas} ${id}`, 'no replica record'));
       seen.add(id);
       this.view.upsertReplica(record ?? { id, nodeId: id.split('/')[0], metadata: {}, startedAt: now });
-      const table = new Map<string, PeerEntry>();
-      if (!Array.isArray(fields)) {
-        if (fields === false) this.logger.warn(messages.clusterBadData(`${k.peersPrefix}${id}`, 'not a hash'));
-      } else {
-        for (let i = 0; i + 1 < fields.length; i += 2) {
-          const entry = decodeEntry(fields[i + 1]);
-          if (entry) table.set(fields[i], entry);
-          else this.logger.warn(messages.clusterBadData(`${k.peersPrefix}${id} ${fields[i]}`, 'bad peer entry'));
-        }
-      }
+      if (!Array.isArray(fields) && fields === false) this.logger.warn(messages.clusterBadData(`${k.peersPrefix}${id}`, 'not a hash'));
+      const table = Array.isArray(fields) ? this.decodeTable(`${k.peersPrefix}${id}`, fields) : new Map<string, PeerEntry>();
       events.push(...this.view.replacePeers(id, table, now));
     }
     const missing = this.view.replicaInfos().filter((r) => !r.self && !seen.has(r.id)).map((r) => r.id);

@@ -8,7 +8,7 @@
  *                        the Redis time of the last renew by anyone
  *   {ns}:replicas  HASH  replica id -> {n: nodeId, m: metadata, t: startedAt}
  *   {ns}:peers:<replica id>  HASH  peer id -> entry (one per replica, written only by it)
- *   {ns}:events    STREAM  k (join|peers|bye|reaped), r (replica id), v (payload); capped (MAXLEN ~)
+ *   {ns}:events    STREAM  k (join|peers|sync|bye|reaped), r (replica id), v (payload); capped (MAXLEN ~)
  *
  * Time is Redis's own (TIME), so the replicas' clocks do not matter.
  */
@@ -67,17 +67,27 @@ redis.call('ZADD', KEYS[1], now, '~clock', now + ttl, id)
 return {1, now, reaped, 0}`;
 
 /**
- * KEYS leases, peers, events · ARGV id, maxlen, payload, then (peer id, entry or '') pairs → 1, or 0 when fenced.
+ * KEYS leases, peers, events · ARGV id, maxlen, mode, payload, then (peer id, entry or '') pairs → 1, or 0 when fenced.
  * '' deletes the peer's field: departed peers live on in the stream only.
+ * mode 'peers': the changes go on the stream too (payload). A whole table (after registering) is
+ * written in chunks with mode 'reset' (first chunk: the table is replaced), 'more', and 'sync' (last
+ * chunk; 'reset-sync' when one chunk holds it all): only one small `sync` entry goes on the stream and readers fetch the table itself, so
+ * 10,000 peers do not cost 10,000 stream items.
  */
 export const PUBLISH = `if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+local mode = ARGV[3]
+if mode == 'reset' or mode == 'reset-sync' then redis.call('DEL', KEYS[2]) end
 local set, del = {}, {}
-for i = 4, #ARGV, 2 do
+for i = 5, #ARGV, 2 do
   if ARGV[i + 1] == '' then del[#del + 1] = ARGV[i] else set[#set + 1] = ARGV[i]; set[#set + 1] = ARGV[i + 1] end
 end
 if #set > 0 then redis.call('HSET', KEYS[2], unpack(set)) end
 if #del > 0 then redis.call('HDEL', KEYS[2], unpack(del)) end
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'k', 'peers', 'r', ARGV[1], 'v', ARGV[3])
+if mode == 'peers' then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'k', 'peers', 'r', ARGV[1], 'v', ARGV[4])
+elseif mode == 'sync' or mode == 'reset-sync' then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'k', 'sync', 'r', ARGV[1])
+end
 return 1`;
 
 /** KEYS leases, replicas, peers, events · ARGV id, maxlen → 1 if it held a lease. */
