@@ -57,7 +57,7 @@ it('SIGKILL of A: B and C, reaping at the same time, each report every peer of A
   const [a, b, c] = await startReplicas(redis.url, namespace, ['A', 'B', 'C']);
   const ids = peerIds('k', 5);
   await connectPeers(swarm, a, ids);
-  await Promise.all(ids.map((id) => Promise.all([waitCluster(b, 'joined', id), waitCluster(c, 'joined', id)])));
+  await Promise.all(ids.map((id) => Promise.all([a, b, c].map((r) => waitCluster(r, 'joined', id)))));
   const killedAt = Date.now();
   a.proc.signal('SIGKILL');
   for (const observer of [b, c]) {
@@ -126,7 +126,7 @@ it('SIGSTOP of A past its lease, then SIGCONT: A is fenced and comes back as a n
 it('a peer that hops from A to B makes no cluster loss; one that stays gone is lost after the hop grace', async () => {
   const [a, b, c] = await startReplicas(redis.url, ns(), ['A', 'B', 'C']);
   await connectPeers(swarm, a, ['hopper']);
-  await waitCluster(c, 'joined', 'hopper');
+  await Promise.all([a, b, c].map((r) => waitCluster(r, 'joined', 'hopper')));
   const hopAt = Date.now();
   swarm.command({ cmd: 'drop', id: 'hopper' });
   await a.proc.waitFor((l) => l.evt === 'presence' && l.type === 'lost' && l.id === 'hopper', 5000, 'local loss on A');

@@ -34,13 +34,16 @@ export async function connectPeers(swarm: LineProcess, replica: Replica, ids: st
   return Promise.all(ids.map((id) => replica.proc.waitFor((l) => l.evt === 'presence' && l.type === 'joined' && l.id === id, 10_000, `local join of ${id}`)));
 }
 
-/** Cluster events of `type` seen by `replica` (optionally for peer `id`, after `since`). */
+/**
+ * Cluster events of `type` seen by `replica` (optionally for peer `id`) printed after `since`
+ * (strictly: a line printed in the same millisecond as `since` was taken is one we already awaited).
+ */
 export function clusterEvents(replica: Replica, type: string, since = 0, id?: string): Line[] {
-  return replica.proc.select((l) => l.evt === 'cluster' && l.type === type && l.t >= since && (id === undefined || l.id === id));
+  return replica.proc.select((l) => l.evt === 'cluster' && l.type === type && l.t > since && (id === undefined || l.id === id));
 }
 
 export function waitCluster(replica: Replica, type: string, id: string, since = 0, timeoutMs = 10_000): Promise<Line> {
-  return replica.proc.waitFor((l) => l.evt === 'cluster' && l.type === type && l.id === id && l.t >= since, timeoutMs, `cluster ${type} of ${id}`);
+  return replica.proc.waitFor((l) => l.evt === 'cluster' && l.type === type && l.id === id && l.t > since, timeoutMs, `cluster ${type} of ${id}`);
 }
 
 export async function view(replica: Replica): Promise<Line> {
