@@ -78,6 +78,7 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
   private flushTimer?: NodeJS.Timeout;
   private publishing = false;
   private renewTimer?: NodeJS.Timeout;
+  private reapTimer?: NodeJS.Timeout;
   private tickTimer?: NodeJS.Timeout;
   private renewStartedAt?: number;
   private renewFailing?: string;
@@ -148,6 +149,7 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     this.stopped = true;
     this.subscription?.unsubscribe();
     clearInterval(this.renewTimer);
+    clearTimeout(this.reapTimer);
     clearInterval(this.tickTimer);
     clearTimeout(this.flushTimer);
     const redis = this.redis;
@@ -250,7 +252,7 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
         this.registered = true;
         this.fullPublishDue = true;
       } else {
-        const [ok] = await this.call(SCRIPTS.renew, [k.leases, k.replicas, k.events], [
+        const [ok, redisNow, , , nextDeadline] = await this.call(SCRIPTS.renew, [k.leases, k.replicas, k.events], [
           this.self.id, this.options.leaseTtlMs, this.stallMs(), STREAM_MAX_ENTRIES, k.peersPrefix,
         ]) as number[];
         if (ok === 0) {
@@ -258,6 +260,7 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
           this.renewStartedAt = undefined;
           return this.renew();
         }
+        this.scheduleReap(nextDeadline, redisNow);
       }
       if (this.renewFailing !== undefined) this.renewFailing = undefined;
       this.updateStatus();
@@ -268,6 +271,15 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     } finally {
       this.renewStartedAt = undefined;
     }
+  }
+
+  /** Comes back when another replica's lease ends before our next renewal (Redis time → our timers). */
+  private scheduleReap(nextDeadline: number | undefined, redisNow: number): void {
+    if (nextDeadline === undefined || nextDeadline < 0 || this.stopped) return;
+    const inMs = nextDeadline - redisNow + 1;
+    if (inMs >= this.options.renewIntervalMs) return;
+    clearTimeout(this.reapTimer);
+    this.reapTimer = setTimeout(() => void this.renew(), Math.max(0, inMs));
   }
 
   /** Our lease is gone (reaped while we were paused or cut off, or Redis lost it): come back as a new incarnation. */

@@ -24,10 +24,14 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'k', 'join', 'r', ARGV[
 return now`;
 
 /**
- * KEYS leases, replicas, events · ARGV id, ttl, stallMs, maxlen, peersPrefix → {ok, now, reaped, refreshed}
+ * KEYS leases, replicas, events · ARGV id, ttl, stallMs, maxlen, peersPrefix → {ok, now, reaped, refreshed, nextDeadline}
  *
  * ok = 0: this replica has no lease any more (reaped: fenced). Otherwise renews it and reaps up
  * to 32 expired replicas: remove the lease, delete its table and record, one `reaped` entry.
+ * nextDeadline is the earliest lease of another replica still running (-1 if none): the caller
+ * comes back at that instant when it falls before its next renewal, so a dead replica is reaped
+ * when its lease ends, not up to a renewal later. A replica that renews has its deadline at
+ * least leaseTtlMs - renewIntervalMs ahead, so this costs nothing while everyone is alive.
  *
  * The stall guard: if nobody renewed for longer than stallMs (Redis was paused, unreachable, or
  * restarted), every lease looks expired at once though no replica died. Like etcd and Consul
@@ -52,19 +56,24 @@ if (not last) or now - last > stall then
   redis.call('ZADD', KEYS[1], now, '~clock')
   return {1, now, 0, 1}
 end
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, 33)
-local reaped = 0
-for _, m in ipairs(due) do
-  if m ~= '~clock' and m ~= id and reaped < 32 then
-    redis.call('ZREM', KEYS[1], m)
-    redis.call('DEL', ARGV[5] .. m)
-    redis.call('HDEL', KEYS[2], m)
-    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'k', 'reaped', 'r', m)
-    reaped = reaped + 1
+local lowest = redis.call('ZRANGE', KEYS[1], 0, 33, 'WITHSCORES')
+local reaped, nextDeadline = 0, -1
+for i = 1, #lowest, 2 do
+  local m, deadline = lowest[i], tonumber(lowest[i + 1])
+  if m ~= '~clock' and m ~= id then
+    if deadline < now and reaped < 32 then
+      redis.call('ZREM', KEYS[1], m)
+      redis.call('DEL', ARGV[5] .. m)
+      redis.call('HDEL', KEYS[2], m)
+      redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*', 'k', 'reaped', 'r', m)
+      reaped = reaped + 1
+    elseif deadline >= now and nextDeadline < 0 then
+      nextDeadline = deadline
+    end
   end
 end
 redis.call('ZADD', KEYS[1], now, '~clock', now + ttl, id)
-return {1, now, reaped, 0}`;
+return {1, now, reaped, 0, nextDeadline}`;
 
 /**
  * KEYS leases, peers, events · ARGV id, maxlen, mode, payload, then (peer id, entry or '') pairs → 1, or 0 when fenced.
