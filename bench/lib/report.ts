@@ -205,7 +205,7 @@ function b4Section(r: B4Result): string {
     + 'the events a `PresenceService` emits), because 30,000 real links would measure the link layer (B2), not the cluster layer. '
     + 'Memory: `used_memory` after the tables are in minus with the replicas connected but empty (connection buffers are a fixed cost), '
     + 'per peer; the split by key is `MEMORY USAGE`. Load: `INFO commandstats` over a quiet window after `CONFIG RESETSTAT`; '
-    + '"client" counts what replicas send (EVALSHA, XREAD, XRANGE), "all" adds the commands our Lua scripts run inside Redis (TIME, ZMSCORE, ZRANGEBYSCORE, ZADD). '
+    + '"client" counts what replicas send (EVALSHA, XREAD, XRANGE), "all" adds the commands our Lua scripts run inside Redis (TIME, ZMSCORE, ZRANGE, ZADD per renewal). '
     + `Propagation: ${r.config.probes} probe peers join on replica 0, one every 20 ms; latency until replicas 1 and 2 emit the cluster \`joined\` `
     + '(epoch ms with sub-ms precision from `performance.timeOrigin + performance.now()`, same machine). '
     + `Churn: every replica loses or regains a peer ${r.config.churnPerSecond} times a second (lost peers are confirmed after the hop grace). `
