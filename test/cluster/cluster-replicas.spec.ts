@@ -3,43 +3,24 @@
  * each a HeartbeatServer with `cluster` configured; peers are real heartbeat links from one swarm
  * process (test/fixtures/swarm.ts). Short leases (1000 ms, renew 200 ms) keep the file quick.
  */
-import { killAll, type LineProcess } from './support/line-process.js';
-import { RedisServer } from './support/redis-server.js';
 import {
-  clusterEvents, connectPeers, LEASE_TTL_MS, median, RENEW_INTERVAL_MS, sleep, startReplicas, startSwarm, view, waitCluster,
+  clusterEvents, clusterRig, connectPeers, LEASE_TTL_MS, median, RENEW_INTERVAL_MS, sleep, startReplicas, view, waitCluster,
 } from './support/rig.js';
 
 /** Scheduling slack on a shared 2-core machine: the bound is leaseTtlMs + renewIntervalMs, this is on top. */
 const SLACK_MS = 400;
 
-let redis: RedisServer;
-let swarm: LineProcess;
-let n = 0;
-const ns = () => `t${++n}-${process.pid}`;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-afterAll(async () => {
-  await killAll();
-  await redis.stop();
-});
-beforeEach(async () => {
-  swarm = startSwarm();
-  await swarm.waitFor((l) => l.evt === 'ready');
-});
-afterEach(async () => {
-  await killAll();
-});
+const rig = clusterRig('t');
+const ns = () => rig.ns();
 
 const peerIds = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
 
 it('a peer connected to A is seen on B within 100 ms (median), with A as its replica', async () => {
-  const [a, b] = await startReplicas(redis.url, ns(), ['A', 'B']);
+  const [a, b] = await startReplicas(rig.redis.url, ns(), ['A', 'B']);
   const ids = peerIds('p', 8);
   const delays: number[] = [];
   for (const id of ids) {
-    const [local] = await connectPeers(swarm, a, [id]);
+    const [local] = await connectPeers(rig.swarm, a, [id]);
     const remote = await waitCluster(b, 'joined', id);
     delays.push(remote.t - local.t);
   }
@@ -54,9 +35,9 @@ it('a peer connected to A is seen on B within 100 ms (median), with A as its rep
 
 it('SIGKILL of A: B and C, reaping at the same time, each report every peer of A lost (replica-lost) once, within leaseTtlMs + renewIntervalMs', async () => {
   const namespace = ns();
-  const [a, b, c] = await startReplicas(redis.url, namespace, ['A', 'B', 'C']);
+  const [a, b, c] = await startReplicas(rig.redis.url, namespace, ['A', 'B', 'C']);
   const ids = peerIds('k', 5);
-  await connectPeers(swarm, a, ids);
+  await connectPeers(rig.swarm, a, ids);
   await Promise.all(ids.map((id) => Promise.all([a, b, c].map((r) => waitCluster(r, 'joined', id)))));
   const killedAt = Date.now();
   a.proc.signal('SIGKILL');
@@ -74,15 +55,15 @@ it('SIGKILL of A: B and C, reaping at the same time, each report every peer of A
     expect(observer.proc.select((l) => l.evt === 'replica-lost')).toEqual([expect.objectContaining({ id: a.id, peers: ids.length })]);
   }
   // One reap in Redis, whoever won the race.
-  const reaps = redis.cli('XRANGE', `{${namespace}}:events`, '-', '+').split('\n').filter((l) => l === 'reaped');
+  const reaps = rig.redis.cli('XRANGE', `{${namespace}}:events`, '-', '+').split('\n').filter((l) => l === 'reaped');
   expect(reaps).toHaveLength(1);
 });
 
 it('SIGTERM of A: B reports its peers left at once, and A removes its keys', async () => {
   const namespace = ns();
-  const [a, b] = await startReplicas(redis.url, namespace, ['A', 'B']);
+  const [a, b] = await startReplicas(rig.redis.url, namespace, ['A', 'B']);
   const ids = peerIds('g', 4);
-  await connectPeers(swarm, a, ids);
+  await connectPeers(rig.swarm, a, ids);
   await Promise.all(ids.map((id) => waitCluster(b, 'joined', id)));
   const termAt = Date.now();
   a.proc.signal('SIGTERM');
@@ -92,15 +73,15 @@ it('SIGTERM of A: B reports its peers left at once, and A removes its keys', asy
   await sleep(LEASE_TTL_MS + RENEW_INTERVAL_MS);
   expect(clusterEvents(b, 'lost', termAt)).toEqual([]);
   expect(b.proc.select((l) => l.evt === 'replica-lost')).toEqual([]);
-  expect(redis.cli('ZRANGE', `{${namespace}}:leases`, '0', '-1').split('\n')).not.toContain(a.id);
-  expect(redis.cli('EXISTS', `{${namespace}}:peers:${a.id}`)).toBe('0');
-  expect(redis.cli('HEXISTS', `{${namespace}}:replicas`, a.id)).toBe('0');
+  expect(rig.redis.cli('ZRANGE', `{${namespace}}:leases`, '0', '-1').split('\n')).not.toContain(a.id);
+  expect(rig.redis.cli('EXISTS', `{${namespace}}:peers:${a.id}`)).toBe('0');
+  expect(rig.redis.cli('HEXISTS', `{${namespace}}:replicas`, a.id)).toBe('0');
 });
 
 it('SIGSTOP of A past its lease, then SIGCONT: A is fenced and comes back as a new incarnation; B sees one lost and one joined per peer', async () => {
-  const [a, b] = await startReplicas(redis.url, ns(), ['A', 'B']);
+  const [a, b] = await startReplicas(rig.redis.url, ns(), ['A', 'B']);
   const ids = peerIds('s', 4);
-  await connectPeers(swarm, a, ids);
+  await connectPeers(rig.swarm, a, ids);
   await Promise.all(ids.map((id) => waitCluster(b, 'joined', id)));
   const stoppedAt = Date.now();
   a.proc.signal('SIGSTOP');
@@ -124,14 +105,14 @@ it('SIGSTOP of A past its lease, then SIGCONT: A is fenced and comes back as a n
 });
 
 it('a peer that hops from A to B makes no cluster loss; one that stays gone is lost after the hop grace', async () => {
-  const [a, b, c] = await startReplicas(redis.url, ns(), ['A', 'B', 'C']);
-  await connectPeers(swarm, a, ['hopper']);
+  const [a, b, c] = await startReplicas(rig.redis.url, ns(), ['A', 'B', 'C']);
+  await connectPeers(rig.swarm, a, ['hopper']);
   await Promise.all([a, b, c].map((r) => waitCluster(r, 'joined', 'hopper')));
   const hopAt = Date.now();
-  swarm.command({ cmd: 'drop', id: 'hopper' });
+  rig.swarm.command({ cmd: 'drop', id: 'hopper' });
   await a.proc.waitFor((l) => l.evt === 'presence' && l.type === 'lost' && l.id === 'hopper', 5000, 'local loss on A');
   await sleep(100); // the peer's reconnect delay
-  await connectPeers(swarm, b, ['hopper']);
+  await connectPeers(rig.swarm, b, ['hopper']);
   await sleep(LEASE_TTL_MS + 500);
   for (const observer of [a, b, c]) {
     const seenThere = { name: observer.name, lost: clusterEvents(observer, 'lost', hopAt, 'hopper'), joined: clusterEvents(observer, 'joined', hopAt, 'hopper') };
@@ -143,7 +124,7 @@ it('a peer that hops from A to B makes no cluster loss; one that stays gone is l
   });
   // Now it goes for good: the cluster loses it once the grace (leaseTtlMs) has passed.
   const goneAt = Date.now();
-  swarm.command({ cmd: 'drop', id: 'hopper' });
+  rig.swarm.command({ cmd: 'drop', id: 'hopper' });
   const lost = await waitCluster(c, 'lost', 'hopper', goneAt, 5000);
   expect(lost.reason).toBe('closed-without-goodbye');
   expect(lost.t - goneAt).toBeGreaterThanOrEqual(LEASE_TTL_MS - 50);

@@ -1,4 +1,5 @@
-import { LineProcess, type Line } from './line-process.js';
+import { killAll, LineProcess, type Line } from './line-process.js';
+import { RedisServer } from './redis-server.js';
 
 export const LEASE_TTL_MS = 1000;
 export const RENEW_INTERVAL_MS = 200;
@@ -57,4 +58,32 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
+}
+
+/**
+ * The fixture of a cluster spec file: one redis-server for the file, a fresh swarm per test,
+ * every process killed after each test, and a fresh namespace per call of `ns()`.
+ */
+export function clusterRig(prefix: string) {
+  const rig = {
+    redis: undefined as unknown as RedisServer,
+    swarm: undefined as unknown as LineProcess,
+    n: 0,
+    ns: () => `${prefix}${++rig.n}-${process.pid}`,
+  };
+  beforeAll(async () => {
+    rig.redis = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await killAll();
+    await rig.redis.stop();
+  });
+  beforeEach(async () => {
+    rig.swarm = startSwarm();
+    await rig.swarm.waitFor((l) => l.evt === 'ready');
+  });
+  afterEach(async () => {
+    await killAll();
+  });
+  return rig;
 }
