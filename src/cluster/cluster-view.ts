@@ -77,6 +77,9 @@ const isLive = (s: PeerStatus) => s === 'alive' || s === 'suspect';
 export class ClusterView {
   private readonly replicas = new Map<string, ReplicaState>();
   private readonly records = new Map<string, PeerRecord>();
+  /** Peers whose loss waits out the hop grace: `tick` looks at these only. */
+  private readonly pending = new Set<string>();
+  private nextPurgeAt = 0;
 
   constructor(self: Omit<ReplicaInfo, 'self'>, private readonly options: ClusterViewOptions) {
     this.selfId = self.id;
@@ -119,7 +122,7 @@ export class ClusterView {
     const consider = (t: number | undefined) => {
       if (t !== undefined && (next === undefined || t < next)) next = t;
     };
-    for (const r of this.records.values()) consider(r.pendingUntil);
+    for (const id of this.pending) consider(this.records.get(id)?.pendingUntil);
     for (const r of this.replicas.values()) consider(r.probationUntil);
     return next;
   }
@@ -224,8 +227,12 @@ export class ClusterView {
         replicasLost.push(...change.replicasLost);
       }
     }
-    for (const [peerId, rec] of this.records) {
-      if (rec.state === 'pending' && rec.pendingUntil !== undefined && rec.pendingUntil <= now) {
+    for (const peerId of [...this.pending]) {
+      const rec = this.records.get(peerId);
+      if (!rec || rec.state !== 'pending') {
+        this.pending.delete(peerId);
+      } else if (rec.pendingUntil !== undefined && rec.pendingUntil <= now) {
+        this.pending.delete(peerId);
         rec.state = 'departed';
         rec.departedAs = 'lost';
         rec.since = now;
@@ -233,7 +240,11 @@ export class ClusterView {
         events.push(this.event('lost', peerId, now, rec.replicaId, rec.reason));
       }
     }
-    this.purge(now);
+    // The whole table is walked at most once a second, not on every tick.
+    if (now >= this.nextPurgeAt) {
+      this.nextPurgeAt = now + 1000;
+      this.purge(now);
+    }
     return { events, replicasLost };
   }
 
@@ -289,6 +300,7 @@ export class ClusterView {
       if (rec.state === 'present') {
         rec.state = 'pending';
         rec.pendingUntil = now + this.options.hopGraceMs;
+        this.pending.add(peerId);
         rec.reason = entry?.reason;
         rec.replicaId = cause.replicaId;
       }
