@@ -367,13 +367,18 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
         return;
       case 'peers': {
         if (this.ids.has(record.replicaId)) return;
+        if (!this.view.hasReplica(record.replicaId)) {
+          // Its `join` always comes first: this is someone else's data (or a replica already gone).
+          this.logger.warn(messages.clusterBadData(`${this.keys.events} ${id}`, `changes from unregistered replica ${record.replicaId}`));
+          return;
+        }
         const events: ClusterPresenceEvent[] = [];
         for (const [peerId, entry] of record.changes) events.push(...this.view.setPeer(record.replicaId, peerId, entry, now));
         this.applyChange({ events, replicasLost: [] });
         return;
       }
       case 'sync':
-        return this.ids.has(record.replicaId) ? undefined : record.replicaId;
+        return this.ids.has(record.replicaId) || !this.view.hasReplica(record.replicaId) ? undefined : record.replicaId;
       case 'bye':
         if (this.ids.has(record.replicaId)) return;
         this.applyChange(this.view.removeReplica(record.replicaId, 'left', now));

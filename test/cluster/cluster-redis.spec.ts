@@ -84,6 +84,7 @@ it('bad data in the namespace (foreign keys, a malformed stream entry, a bad pee
   const [a, b] = await startReplicas(rig.redis.url, namespace, ['A', 'B']);
   rig.redis.cli('XADD', `${tag}:events`, '*', 'k', 'peers', 'r', 'ghost/2', 'v', '[["p",{"s":"?"}]]');
   rig.redis.cli('XADD', `${tag}:events`, '*', 'garbage', 'yes');
+  rig.redis.cli('XADD', `${tag}:events`, '*', 'k', 'peers', 'r', 'ghost/4', 'v', '[["fake",{"s":"a","d":"i","a":"x","t":1}]]');
   rig.redis.cli('XADD', `${tag}:events`, '*', 'k', 'peers', 'r', 'ghost/3', 'v', 'not json');
   rig.redis.cli('HSET', `${tag}:peers:${a.id}`, 'junk', '[1,2');
   await connectPeers(rig.swarm, a, ['ok-0']);
@@ -96,6 +97,7 @@ it('bad data in the namespace (foreign keys, a malformed stream entry, a bad pee
   expect(log).toMatch(/Skipped bad data in Redis .*events.*: bad peer entry/);
   expect(log).toMatch(/Skipped bad data in Redis .*events.*: no replica id/);
   expect(log).toMatch(/Skipped bad data in Redis .*events.*: payload is not JSON/);
+  expect(log).toMatch(/Skipped bad data in Redis .*events.*: changes from unregistered replica ghost\/4/);
   expect(log).toMatch(/Skipped bad data in Redis .*ghost\/1.*: (no replica record|not a hash)/);
   expect(await aliveIds(b)).toEqual(['ok-0']);
 });
