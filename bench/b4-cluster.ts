@@ -21,9 +21,10 @@
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { RedisServer } from '../test/cluster/support/redis-server.js';
-import { BENCH_DIR, hasFlag, isMain, log, machineInfo, quantileSorted, sleep, writeResult, type MachineInfo } from './lib/common.js';
+import { BENCH_DIR, hasFlag, isMain, log, machineInfo, quantileSorted, sleep, writeResult } from './lib/common.js';
 import { Child } from './lib/proc.js';
 import { renderResults } from './lib/report.js';
+import type { B4Result, B4SizeRow, LatencyFigures, LoadFigures } from './lib/results.js';
 
 const QUICK = hasFlag('--quick');
 const LEASE_TTL_MS = 10_000;
@@ -36,39 +37,6 @@ const CHURN_MS = QUICK ? 5000 : 10_000;
 const PROBES = QUICK ? 40 : 100;
 const REAP_PEERS = 5000;
 const nowMs = () => performance.timeOrigin + performance.now();
-
-export interface LoadFigures {
-  windowMs: number;
-  /** Every command Redis executed (commandstats, including those run inside our Lua scripts), per second. */
-  totalPerSecond: number;
-  /** Commands sent by clients (EVALSHA/EVAL, XREAD, XRANGE), per second. */
-  clientPerSecond: number;
-  perReplicaTotal: number;
-  perReplicaClient: number;
-  byCommand: Record<string, number>;
-}
-export interface LatencyFigures { n: number; p50: number; p99: number; max: number }
-export interface B4SizeRow {
-  peersPerReplica: number;
-  convergeMs: number;
-  memoryBytes: number;
-  bytesPerPeer: number;
-  /** MEMORY USAGE of our keys right after the tables were in: the replicas' hashes and the stream. */
-  keys: { hashesBytes: number; streamBytes: number; streamEntries: number };
-  idle: LoadFigures;
-  latencyIdle: LatencyFigures;
-  churn: LoadFigures & { changesPerSecond: number };
-  latencyChurn: LatencyFigures;
-  bytesPerPeerAfterChurn: number;
-}
-export interface B4Result {
-  machine: MachineInfo;
-  durationMs: number;
-  config: { replicas: number; leaseTtlMs: number; renewIntervalMs: number; quick: boolean; churnPerSecond: number; probes: number };
-  sizes: B4SizeRow[];
-  reap: { peers: number; boundMs: number; firstMs: number; lastMs: number; events: number };
-  targets: { p50Ms: number; p99Ms: number; idleOpsPerReplica: number; bytesPerPeer: number };
-}
 
 function info(redis: RedisServer, section: string): Record<string, string> {
   const out: Record<string, string> = {};

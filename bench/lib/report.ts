@@ -4,8 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { B1Result, B1Summary, B2Result, B3Result } from './results.js';
-import type { B4Result } from '../b4-cluster.js';
+import type { B1Result, B1Summary, B2Result, B3Result, B4Result } from './results.js';
 import { BENCH_DIR, fmt, readResult, type MachineInfo, type Summary } from './common.js';
 import type { ProfileSummary } from './cpuprofile.js';
 

@@ -87,7 +87,9 @@ it('SIGSTOP of A past its lease, then SIGCONT: A is fenced and comes back as a n
   a.proc.signal('SIGSTOP');
   await Promise.all(ids.map((id) => waitCluster(b, 'lost', id, stoppedAt, 5000)));
   a.proc.signal('SIGCONT');
-  const back = await Promise.all(ids.map((id) => waitCluster(b, 'joined', id, stoppedAt, 5000)));
+  const back = await Promise.all(ids.map((id) => waitCluster(b, 'joined', id, stoppedAt, 5000))).catch((error: Error) => {
+    throw new Error(`${error.message}\nA said:\n${a.proc.stderr.slice(-20).join('\n')}\n${JSON.stringify(a.proc.lines.slice(-10))}`);
+  });
   const newId = back[0].replicaId;
   expect(newId).toMatch(/^A\//);
   expect(newId).not.toBe(a.id);

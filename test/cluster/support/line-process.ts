@@ -1,7 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { jsonLine, LineProcess as LabProcess } from '../../../lab/child.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures');
 
@@ -9,52 +8,35 @@ export interface Line { evt: string; t: number; [key: string]: any }
 
 const running = new Set<LineProcess>();
 
-/** A fixture in a child process that prints JSON lines and reads JSON commands (like test/support/peer-process.ts). */
+/**
+ * A test fixture (test/fixtures/<name>) in a child process tied to this one (lab/child.ts):
+ * JSON lines out, JSON commands in. The cluster specs' view of it: every line kept, stderr kept.
+ */
 export class LineProcess {
-  readonly child: ChildProcess;
-  readonly lines: Line[] = [];
-  readonly stderr: string[] = [];
+  private readonly proc: LabProcess<Line>;
   readonly exited: Promise<number | null>;
-  private waiters: Array<() => void> = [];
 
   constructor(fixture: string, args: string[]) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', join(FIXTURES, fixture), ...args],
-      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
-    createInterface({ input: this.child.stdout! }).on('line', (line) => {
-      try {
-        this.lines.push(JSON.parse(line));
-      } catch {
-        this.stderr.push(line);
-      }
-      for (const w of this.waiters.splice(0)) w();
-    });
-    createInterface({ input: this.child.stderr! }).on('line', (line) => this.stderr.push(line));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => {
-      running.delete(this);
-      for (const w of this.waiters.splice(0)) w();
-      resolve(code);
-    }));
+    this.proc = new LabProcess<Line>(join(FIXTURES, fixture), args, { label: fixture, parse: jsonLine<Line>, keepLogs: 500 });
     running.add(this);
+    this.exited = this.proc.exited.finally(() => running.delete(this));
+  }
+
+  get lines(): Line[] {
+    return this.proc.messages;
+  }
+
+  /** Log lines (Nest's logger writes to stdout and stderr; both are kept). */
+  get stderr(): string[] {
+    return this.proc.logs;
   }
 
   get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return this.proc.alive;
   }
 
-  async waitFor(predicate: (line: Line) => boolean, timeoutMs = 15_000, what = 'line'): Promise<Line> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.lines.find(predicate);
-      if (found) return found;
-      const left = deadline - Date.now();
-      if (left <= 0 || !this.alive) {
-        throw new Error(`${this.child.pid}: no ${what} within ${timeoutMs} ms (alive=${this.alive})\nstdout: ${JSON.stringify(this.lines.slice(-12))}\nstderr: ${this.stderr.slice(-15).join('\n')}`);
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => { clearTimeout(timer); resolve(); });
-      });
-    }
+  waitFor(predicate: (line: Line) => boolean, timeoutMs = 15_000, what = 'line'): Promise<Line> {
+    return this.proc.waitFor(predicate, timeoutMs, what);
   }
 
   select(predicate: (line: Line) => boolean): Line[] {
@@ -62,18 +44,15 @@ export class LineProcess {
   }
 
   command(cmd: Record<string, unknown>): void {
-    this.child.stdin!.write(`${JSON.stringify(cmd)}\n`);
+    this.proc.send(cmd);
   }
 
   signal(sig: NodeJS.Signals): void {
-    this.child.kill(sig);
+    this.proc.signal(sig);
   }
 
-  async kill(): Promise<void> {
-    if (!this.alive) return;
-    this.child.kill('SIGCONT');
-    this.child.kill('SIGKILL');
-    await this.exited;
+  kill(): Promise<void> {
+    return this.proc.kill();
   }
 }
 

@@ -1,5 +1,6 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import { spawnTied } from '../../../lab/child.js';
 
 /** A free TCP port on loopback, from the kernel. */
 export function freePort(): Promise<number> {
@@ -17,7 +18,7 @@ export const hasRedisServer = () => spawnSync('redis-server', ['--version']).sta
 
 /**
  * A real redis-server of our own on a free port, without persistence, for one test file. It
- * dies with the test process (killed in afterAll; `--daemonize no` and a pipe to us otherwise).
+ * dies with the test process (killed in afterAll, and tied to our life by lab/child.ts).
  */
 export class RedisServer {
   child?: ChildProcess;
@@ -34,9 +35,8 @@ export class RedisServer {
   }
 
   async start(): Promise<void> {
-    // setpriv --pdeathsig: the server dies with the test process even if jest is killed outright.
-    const wrap = spawnSync('setpriv', ['--help']).status === 0 ? ['setpriv', '--pdeathsig', 'KILL', 'redis-server'] : ['redis-server'];
-    const child = spawn(wrap[0], [...wrap.slice(1), '--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    // Tied (setpriv --pdeathsig): the server dies with the test process even if jest is killed outright.
+    const child = spawnTied('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
       { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     let out = '';

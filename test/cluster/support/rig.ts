@@ -25,8 +25,13 @@ export async function startReplicas(redisUrl: string, namespace: string, names: 
   }));
 }
 
+/**
+ * Swarm peers ping only after a second of sending nothing, as the replicas do (they mostly answer
+ * the replicas' pings). Faster pings would queue up in the socket while a replica is stopped and
+ * arrive as a burst on SIGCONT, which the server's ping policy counts as a flood (too-many-pings).
+ */
 export function startSwarm(): LineProcess {
-  return new LineProcess('swarm.ts', ['200']);
+  return new LineProcess('swarm.ts', ['1000']);
 }
 
 /** Connects peers `ids` from the swarm to `replica` and waits until the replica has them all. */
