@@ -25,11 +25,7 @@ export async function startReplicas(redisUrl: string, namespace: string, names: 
   }));
 }
 
-/**
- * Swarm peers ping only after a second of sending nothing, as the replicas do (they mostly answer
- * the replicas' pings). Faster pings would queue up in the socket while a replica is stopped and
- * arrive as a burst on SIGCONT, which the server's ping policy counts as a flood (too-many-pings).
- */
+/** Swarm peers ping after a second of sending nothing, as the replicas do (they mostly answer the replicas' pings). */
 export function startSwarm(): LineProcess {
   return new LineProcess('swarm.ts', ['1000']);
 }
