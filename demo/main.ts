@@ -15,6 +15,15 @@ import { Cable } from './support/cable.js';
 import { ChildApp, killAllChildren, type LogRecord, type Report } from './support/child-app.js';
 import { Dashboard, pad, padStart, peerTable } from './support/dashboard.js';
 
+// `npm start -- --cluster`: the cluster presence demo (demo/cluster.ts) instead.
+if (process.argv.slice(2).includes('--cluster')) {
+  const { runClusterDemo } = await import('./cluster.js');
+  process.exit(await runClusterDemo().catch((error) => {
+    process.stderr.write(`cluster demo failed: ${(error as Error).message}\n`);
+    return 1;
+  }));
+}
+
 const HERE = dirname(fileURLToPath(import.meta.url));
 const MISSED_BEATS = 3; // the library default
 const SUSPECT_AFTER_BEATS = 1; // the library default
@@ -34,6 +43,8 @@ Options:
                        that order; more are controls that should see no false alarm; with
                        fewer, the later faults are skipped
       --no-cable       skip the network-namespace fault even when running as root
+      --cluster        the cluster presence demo instead: Redis, two replicas, four peers;
+                       one replica is killed (needs redis-server; see docs/CLUSTER.md)
   -v, --verbose        also show the peers' own log lines
   -h, --help           this help
 

@@ -6,6 +6,7 @@ import {
   DEFAULT_PORT, DEFAULT_RECONNECT, DEFAULT_SUSPECT_AFTER_BEATS, MAX_TIMER_MS, MIN_INTERVAL_MS, DEFAULT_MIN_PING_INTERVAL_MS,
 } from './heartbeat.constants.js';
 import { tickPeriod } from './detector/failure-detector.js';
+import { resolveClusterOptions } from './cluster/cluster-options.js';
 import { invalidOption } from './heartbeat.messages.js';
 import { metadataProblem, nodeIdProblem } from './protocol/frames.js';
 import type {
@@ -160,5 +161,6 @@ export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): R
     keepAlive: { enabled, idleMs, intervalMs: kaIntervalMs, probes, userTimeoutMs, noDelay },
     limits: { maxFrameBytes, handshakeTimeoutMs },
     server, clients,
+    cluster: resolveClusterOptions(options.cluster),
   };
 }

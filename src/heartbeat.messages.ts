@@ -44,7 +44,7 @@ export const noEventHandler = (pattern: string) => `No handler for event pattern
 export const frameNotObject = () => 'frame is not a JSON object';
 
 export const handlerFailed = (owner: string, method: string, type: string) =>
-  `@OnPeer handler ${owner}.${method} failed on "${type}"`;
+  `Presence handler ${owner}.${method} failed on "${type}"`;
 export const nonStaticHandler = (owner: string, method: string) =>
   `Cannot register @OnPeer handler ${owner}.${method}: its provider is request-scoped or transient; use a singleton provider`;
 
@@ -95,3 +95,15 @@ export const clientReconnected = (peerId: string, address: string, tries: number
 export const peerJoined = (peerId: string, address: string) => `Peer "${peerId}" joined from ${address}`;
 export const peerSuspect = (peerId: string, silentMs: number) => `Peer "${peerId}" is suspect (silent for ${Math.round(silentMs)} ms)`;
 export const peerRecovered = (peerId: string) => `Peer "${peerId}" recovered`;
+
+export const ioredisMissing = () =>
+  'nest-heartbeat: option "cluster" needs the ioredis package; install it with `npm install ioredis`';
+export const clusterDegraded = (why: string) => `Redis unreachable or stalled (${why}): cluster view frozen, local presence goes on`;
+export const clusterConnected = (replicaId: string) => `Connected to Redis as replica ${replicaId}`;
+export const clusterFenced = (oldId: string, newId: string) =>
+  `Replica ${oldId} was reaped while it could not renew its lease; re-registered as ${newId}`;
+export const clusterResync = (why: string) => `Cluster view resynchronised from Redis (${why})`;
+export const clusterBadData = (where: string, why: string) => `Skipped bad data in Redis (${where}): ${why}`;
+export const clusterReplicaLost = (replicaId: string, peers: number) => `Replica ${replicaId} was lost with ${peers} peer(s)`;
+export const clusterHandlerOnly = (owner: string, method: string) =>
+  `@OnCluster*/@OnReplicaLost handler ${owner}.${method} will never run: option "cluster" is not configured`;

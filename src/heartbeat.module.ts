@@ -1,5 +1,6 @@
 import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { ClusterPresenceService } from './cluster/cluster-presence.service.js';
 import { HeartbeatTicker } from './detector/heartbeat-ticker.js';
 import { HEARTBEAT_RESOLVED_OPTIONS } from './heartbeat.constants.js';
 import * as messages from './heartbeat.messages.js';
@@ -35,6 +36,17 @@ import { HeartbeatServer } from './transport/heartbeat-server.js';
     HeartbeatMetrics,
     ShutdownHooksCheck,
     PresenceLog,
+    {
+      // Only when `cluster` is configured; ioredis is loaded then and only then.
+      provide: ClusterPresenceService,
+      inject: [HEARTBEAT_RESOLVED_OPTIONS, PresenceService],
+      useFactory: (options: ResolvedHeartbeatOptions, presence: PresenceService) => {
+        if (!options.cluster) return null;
+        const cluster = new ClusterPresenceService(options.cluster, presence, options.nodeId, options.metadata);
+        (presence as unknown as { cluster?: ClusterPresenceService }).cluster = cluster;
+        return cluster;
+      },
+    },
   ],
   exports: [PresenceService, HEARTBEAT_RESOLVED_OPTIONS],
 })

@@ -9,6 +9,10 @@ export type {
   PeerStatus, PeerInfo, PeerStats, PresenceEvent, PresenceEventType, LossReason, PeerFilter,
 } from './interfaces/presence.interface.js';
 export { PresenceService } from './presence/presence.service.js';
+export type {
+  ClusterOptions, ClusterPresence, ClusterPeerInfo, ClusterPeerReplica, ClusterPresenceEvent, ClusterPresenceEventType,
+  ClusterStatus, ReplicaInfo, ReplicaLostEvent,
+} from './interfaces/cluster.interface.js';
 export { HeartbeatServer } from './transport/heartbeat-server.js';
 export { HeartbeatClient } from './transport/heartbeat-client.js';
 export { PeerLostError } from './errors/peer-lost.error.js';
@@ -20,4 +24,9 @@ export { OnPeerSuspect } from './decorators/on-peer-suspect.decorator.js';
 export { OnPeerRecovered } from './decorators/on-peer-recovered.decorator.js';
 export { OnPeerLost } from './decorators/on-peer-lost.decorator.js';
 export { OnPeerLeft } from './decorators/on-peer-left.decorator.js';
+export { OnClusterPresenceEvent } from './decorators/on-presence-event.decorator.js';
+export { OnClusterPeerJoined } from './decorators/on-cluster-peer-joined.decorator.js';
+export { OnClusterPeerLost } from './decorators/on-cluster-peer-lost.decorator.js';
+export { OnClusterPeerLeft } from './decorators/on-cluster-peer-left.decorator.js';
+export { OnReplicaLost } from './decorators/on-replica-lost.decorator.js';
 export { PROTOCOL_VERSION } from './protocol/frames.js';

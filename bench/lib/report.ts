@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { B1Result, B1Summary, B2Result, B3Result } from './results.js';
+import type { B1Result, B1Summary, B2Result, B3Result, B4Result } from './results.js';
 import { BENCH_DIR, fmt, readResult, type MachineInfo, type Summary } from './common.js';
 import type { ProfileSummary } from './cpuprofile.js';
 
@@ -193,17 +193,56 @@ function b3Section(r: B3Result): string {
   return out.join('\n');
 }
 
+function b4Section(r: B4Result): string {
+  const out: string[] = [];
+  const t = r.targets;
+  out.push('## B4 — cluster presence on Redis', '');
+  out.push(`Machine: ${machineLine(r.machine)}. Took ${fmt(r.durationMs / 1000)} s.`, '');
+  out.push(`**Method.** A real \`redis-server\` 7.0 (no persistence) on loopback and ${r.config.replicas} replica processes (\`bench/b4/replica.ts\`) `
+    + `running the real \`ClusterPresenceService\` with the default lease (${r.config.leaseTtlMs} ms, renewed every ${r.config.renewIntervalMs} ms). `
+    + '**Peers are simulated**: each replica\'s local table is fed directly through the seam the cluster layer reads (`events$` + `peers()`, '
+    + 'the events a `PresenceService` emits), because 30,000 real links would measure the link layer (B2), not the cluster layer. '
+    + 'Memory: `used_memory` after the tables are in minus with the replicas connected but empty (connection buffers are a fixed cost), '
+    + 'per peer; the split by key is `MEMORY USAGE`. Load: `INFO commandstats` over a quiet window after `CONFIG RESETSTAT`; '
+    + '"client" counts what replicas send (EVALSHA, XREAD, XRANGE), "all" adds the commands our Lua scripts run inside Redis (TIME, ZMSCORE, ZRANGE, ZADD per renewal). '
+    + `Propagation: ${r.config.probes} probe peers join on replica 0, one every 20 ms; latency until replicas 1 and 2 emit the cluster \`joined\` `
+    + '(epoch ms with sub-ms precision from `performance.timeOrigin + performance.now()`, same machine). '
+    + `Churn: every replica loses or regains a peer ${r.config.churnPerSecond} times a second (lost peers are confirmed after the hop grace). `
+    + 'Reap: a replica holding 5,000 peers is SIGKILLed; time until another replica has reported all of them `lost` (`replica-lost`).', '');
+  out.push('| peers/replica | converge ms | B/peer (hashes, stream) | idle cmds/s/replica client · all | idle p50 / p99 ms | churn changes/s | churn cmds/s client · all | churn p50 / p99 ms | B/peer after churn |');
+  out.push('|---:|---:|---|---|---:|---:|---|---:|---:|');
+  for (const row of r.sizes) {
+    const total = r.config.replicas * row.peersPerReplica;
+    out.push(`| ${fmt(row.peersPerReplica)} | ${fmt(row.convergeMs)} | ${fmt(row.bytesPerPeer)} (${fmt(row.keys.hashesBytes / total)}, ${fmt(row.keys.streamBytes / total)} in ${row.keys.streamEntries} entries) | `
+      + `${fmt(row.idle.perReplicaClient, 2)} · ${fmt(row.idle.perReplicaTotal, 2)} | ${fmt(row.latencyIdle.p50, 1)} / ${fmt(row.latencyIdle.p99, 1)} | `
+      + `${fmt(row.churn.changesPerSecond)} | ${fmt(row.churn.clientPerSecond)} · ${fmt(row.churn.totalPerSecond)} | ${fmt(row.latencyChurn.p50, 1)} / ${fmt(row.latencyChurn.p99, 1)} | ${fmt(row.bytesPerPeerAfterChurn)} |`);
+  }
+  out.push('');
+  out.push(`Reap after SIGKILL of a replica with ${fmt(r.reap.peers)} peers: ${fmt(r.reap.events)} \`lost\` events (exactly one per peer: ${yes(r.reap.events === r.reap.peers)}), `
+    + `first ${fmt(r.reap.firstMs)} ms, last ${fmt(r.reap.lastMs)} ms after the kill (bound leaseTtlMs + renewIntervalMs = ${fmt(r.reap.boundMs)} ms: ${yes(r.reap.lastMs <= r.reap.boundMs)}).`, '');
+  const sizes = r.sizes;
+  const idleFlat = sizes.length < 2 || Math.abs(sizes[sizes.length - 1].idle.perReplicaClient - sizes[0].idle.perReplicaClient) <= 0.2;
+  out.push(`**Targets.** Propagation p50 ≤ ${t.p50Ms} ms: ${yes(sizes.every((x) => x.latencyIdle.p50 <= t.p50Ms && x.latencyChurn.p50 <= t.p50Ms))}; `
+    + `p99 ≤ ${t.p99Ms} ms: ${yes(sizes.every((x) => x.latencyIdle.p99 <= t.p99Ms && x.latencyChurn.p99 <= t.p99Ms))}; `
+    + `idle commands independent of peer count: ${yes(idleFlat)}, ≤ ${t.idleOpsPerReplica}/s per replica as sent by clients: ${yes(sizes.every((x) => x.idle.perReplicaClient <= t.idleOpsPerReplica))}, `
+    + `counting the commands inside our scripts too: ${yes(sizes.every((x) => x.idle.perReplicaTotal <= t.idleOpsPerReplica))}; `
+    + `≤ ${t.bytesPerPeer} B of Redis memory per peer: ${yes(sizes.every((x) => x.bytesPerPeer <= t.bytesPerPeer))} (after churn: ${yes(sizes.every((x) => x.bytesPerPeerAfterChurn <= t.bytesPerPeer))}).`, '');
+  out.push(analysis('b4'));
+  return out.join('\n');
+}
+
 export function renderResults(): string {
   const b1 = readResult<B1Result>('b1');
   const b1ba = readResult<B1Result>('b1-before-after');
   const b2 = readResult<B2Result>('b2');
   const b3 = readResult<B3Result>('b3');
+  const b4 = readResult<B4Result>('b4');
   const run = readResult<{ startedAt: string; durationMs: number; machine: MachineInfo; parts: Record<string, number> }>('run');
   const out: string[] = [];
   out.push('# nest-heartbeat — benchmark results', '');
   out.push('Generated by `npm run bench` (bench/run.ts); each benchmark also runs alone: `node --import tsx bench/b1-throughput.ts`, '
-    + '`bench/b2-heartbeat-scale.ts`, `bench/b3-detection.ts`. Raw data: `bench/results/*.json`. Everything runs on this machine over '
-    + 'loopback (B3\'s cable pull over veth pairs into network namespaces).', '');
+    + '`bench/b2-heartbeat-scale.ts`, `bench/b3-detection.ts`, `bench/b4-cluster.ts`. Raw data: `bench/results/*.json`. Everything runs on this machine over '
+    + 'loopback (B3\'s cable pull over veth pairs into network namespaces; B4 against a local redis-server).', '');
   if (run) {
     out.push(`Last full run: ${run.startedAt}, ${fmt(run.durationMs / 1000)} s in total (${Object.entries(run.parts).map(([k, v]) => `${k} ${fmt(v / 1000)} s`).join(', ')}).  `);
     out.push(`Machine: ${machineLine(run.machine)}.`, '');
@@ -214,6 +253,7 @@ export function renderResults(): string {
   if (b1) out.push(b1Section(b1, b1ba));
   if (b2) out.push(b2Section(b2, readResult<B2Result>('b2-what-if')));
   if (b3) out.push(b3Section(b3));
+  if (b4) out.push(b4Section(b4));
   const text = `${out.join('\n').replace(/\n{3,}/g, '\n\n')}\n`;
   writeFileSync(join(BENCH_DIR, 'RESULTS.md'), text);
   return text;

@@ -132,3 +132,36 @@ export interface B3Result {
   notes: string[];
 }
 
+// B4: cluster presence on Redis (bench/b4-cluster.ts)
+export interface LoadFigures {
+  windowMs: number;
+  /** Every command Redis executed (commandstats, including those run inside our Lua scripts), per second. */
+  totalPerSecond: number;
+  /** Commands sent by clients (EVALSHA/EVAL, XREAD, XRANGE), per second. */
+  clientPerSecond: number;
+  perReplicaTotal: number;
+  perReplicaClient: number;
+  byCommand: Record<string, number>;
+}
+export interface LatencyFigures { n: number; p50: number; p99: number; max: number }
+export interface B4SizeRow {
+  peersPerReplica: number;
+  convergeMs: number;
+  memoryBytes: number;
+  bytesPerPeer: number;
+  /** MEMORY USAGE of our keys right after the tables were in: the replicas' hashes and the stream. */
+  keys: { hashesBytes: number; streamBytes: number; streamEntries: number };
+  idle: LoadFigures;
+  latencyIdle: LatencyFigures;
+  churn: LoadFigures & { changesPerSecond: number };
+  latencyChurn: LatencyFigures;
+  bytesPerPeerAfterChurn: number;
+}
+export interface B4Result {
+  machine: MachineInfo;
+  durationMs: number;
+  config: { replicas: number; leaseTtlMs: number; renewIntervalMs: number; quick: boolean; churnPerSecond: number; probes: number };
+  sizes: B4SizeRow[];
+  reap: { peers: number; boundMs: number; firstMs: number; lastMs: number; events: number };
+  targets: { p50Ms: number; p99Ms: number; idleOpsPerReplica: number; bytesPerPeer: number };
+}

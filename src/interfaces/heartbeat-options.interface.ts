@@ -1,4 +1,6 @@
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
+import type { ResolvedClusterOptions } from '../cluster/cluster-options.js';
+import type { ClusterOptions } from './cluster.interface.js';
 
 /** Kernel TCP keepalive and socket options applied to every socket (accepted or opened). */
 export interface KeepAliveOptions {
@@ -95,6 +97,8 @@ export interface HeartbeatModuleOptions {
   keepAlive?: KeepAliveOptions;
   server?: HeartbeatServerOptions;
   clients?: HeartbeatClientOptions[];
+  /** Cluster presence on Redis: one view of every peer across the replicas of a service. Off by default. */
+  cluster?: ClusterOptions;
   /** Register the module globally. Default `false`. */
   isGlobal?: boolean;
 }
@@ -115,6 +119,8 @@ export interface ResolvedHeartbeatOptions {
   limits: { maxFrameBytes: number; handshakeTimeoutMs: number };
   server?: ResolvedServerOptions;
   clients: ResolvedClientOptions[];
+  /** Set when `cluster` is configured. */
+  cluster?: ResolvedClusterOptions;
 }
 
 export interface ResolvedServerOptions {

@@ -10,7 +10,9 @@ export type LossReason =
   /** The peer pinged faster than the server's `minPingIntervalMs`, 3 times. */
   | 'too-many-pings'
   /** A new incarnation of the same nodeId (the process restarted) took its place. */
-  | 'replaced';
+  | 'replaced'
+  /** Cluster presence only: the replica that held the peer died. */
+  | 'replica-lost';
 
 export type PresenceEventType = 'joined' | 'suspect' | 'recovered' | 'lost' | 'left';
 

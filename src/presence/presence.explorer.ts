@@ -1,18 +1,23 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import type { Subscription } from 'rxjs';
+import { merge, map, type Observable, type Subscription } from 'rxjs';
+import type { PresenceScope } from '../decorators/on-presence-event.decorator.js';
 import * as messages from '../heartbeat.messages.js';
-import type { PeerFilter, PresenceEvent, PresenceEventType } from '../interfaces/presence.interface.js';
+import type { PeerFilter, PeerInfo } from '../interfaces/presence.interface.js';
 import { matchesPeer } from './peer-filter.js';
 import { PresenceMetadataAccessor } from './presence-metadata.accessor.js';
 import { PresenceService } from './presence.service.js';
 
+/** A local, cluster or replica event: what a handler receives. */
+interface AnyEvent { type: string; peer?: unknown }
+
 interface BoundHandler {
-  type: PresenceEventType;
+  scope: PresenceScope;
+  type: string;
   filter?: PeerFilter;
   owner: string;
   method: string;
-  call: (event: PresenceEvent) => unknown;
+  call: (event: AnyEvent) => unknown;
 }
 
 /**
@@ -48,13 +53,22 @@ export class PresenceExplorer implements OnModuleInit, OnApplicationShutdown {
           this.logger.warn(messages.nonStaticHandler(owner, method));
           continue;
         }
-        for (const { type, filter } of metadata) {
-          this.handlers.push({ type, filter, owner, method, call: (e) => instance[method](e) });
+        for (const { scope = 'local', type, filter } of metadata) {
+          if (scope !== 'local' && !this.presence.cluster) {
+            this.logger.warn(messages.clusterHandlerOnly(owner, method));
+            continue;
+          }
+          this.handlers.push({ scope, type, filter, owner, method, call: (e) => instance[method](e) });
         }
       }
     }
-    if (this.handlers.length > 0) {
-      this.subscription = this.presence.events$.subscribe((event) => this.dispatch(event));
+    const sources: Array<Observable<[PresenceScope, AnyEvent]>> = [];
+    const wants = (scope: PresenceScope) => this.handlers.some((h) => h.scope === scope);
+    if (wants('local')) sources.push(this.presence.events$.pipe(map((e) => ['local', e] as [PresenceScope, AnyEvent])));
+    if (wants('cluster')) sources.push(this.presence.cluster.events$.pipe(map((e) => ['cluster', e] as [PresenceScope, AnyEvent])));
+    if (wants('replica')) sources.push(this.presence.cluster.replicaLost$.pipe(map((e) => ['replica', e] as [PresenceScope, AnyEvent])));
+    if (sources.length > 0) {
+      this.subscription = merge(...sources).subscribe(([scope, event]) => this.dispatch(scope, event));
     }
   }
 
@@ -62,12 +76,13 @@ export class PresenceExplorer implements OnModuleInit, OnApplicationShutdown {
     this.subscription?.unsubscribe();
   }
 
-  private dispatch(event: PresenceEvent): void {
+  private dispatch(scope: PresenceScope, event: AnyEvent): void {
     for (const handler of this.handlers) {
-      if (handler.type !== event.type) continue;
+      if (handler.scope !== scope || handler.type !== event.type) continue;
       let matches: boolean;
       try {
-        matches = matchesPeer(handler.filter, event.peer);
+        // A cluster peer has the id and metadata a filter looks at.
+        matches = scope === 'replica' || matchesPeer(handler.filter, event.peer as PeerInfo);
       } catch (error) {
         this.logFailure(handler, event, error);
         continue;
@@ -76,7 +91,7 @@ export class PresenceExplorer implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private async invoke(handler: BoundHandler, event: PresenceEvent): Promise<void> {
+  private async invoke(handler: BoundHandler, event: AnyEvent): Promise<void> {
     try {
       await handler.call(event);
     } catch (error) {
@@ -84,7 +99,7 @@ export class PresenceExplorer implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private logFailure(handler: BoundHandler, event: PresenceEvent, error: unknown): void {
+  private logFailure(handler: BoundHandler, event: AnyEvent, error: unknown): void {
     const e = error as Error;
     this.logger.error(`${messages.handlerFailed(handler.owner, handler.method, event.type)}: ${e?.message ?? e}`, e?.stack);
   }

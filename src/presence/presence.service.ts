@@ -4,6 +4,7 @@ import {
 } from 'rxjs';
 import type { PeerInfo, PeerStatus, PresenceEvent } from '../interfaces/presence.interface.js';
 import { PeerTable } from './peer-table.js';
+import type { ClusterPresence } from '../interfaces/cluster.interface.js';
 
 /**
  * The live peer table, inbound and outbound alike, keyed by the peer's nodeId, as RxJS streams
@@ -15,6 +16,9 @@ export class PresenceService {
   readonly events$: Observable<PresenceEvent>;
   /** The current table on subscription, then again after each change (coalesced over 10 ms). */
   readonly peers$: Observable<PeerInfo[]>;
+
+  /** Cluster presence (every replica's peers, via Redis); set when the `cluster` option is configured, undefined otherwise. */
+  declare readonly cluster: ClusterPresence;
 
   constructor(@Inject(PeerTable) private readonly table: PeerTable) {
     this.events$ = table.events$;

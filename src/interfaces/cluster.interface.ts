@@ -1,0 +1,95 @@
+import type { Redis, RedisOptions } from 'ioredis';
+import type { Observable } from 'rxjs';
+import type { LossReason, PeerStatus } from './presence.interface.js';
+
+/**
+ * Cluster presence on Redis. Every replica of a service writes its own peer table to Redis and
+ * reads everyone else's, so each one sees every peer of the cluster.
+ */
+export interface ClusterOptions {
+  /**
+   * An ioredis client (used as is, never closed by us; we `duplicate()` it for blocking reads),
+   * ioredis options, or a `redis://` URL. Requires ioredis (an optional peer dependency).
+   */
+  redis: Redis | RedisOptions | string;
+  /** One cluster per namespace; all keys live under `{namespace}:`. Default `'nest-heartbeat'`. */
+  namespace?: string;
+  /** A replica that has not renewed its lease for this long is dead. Default `10000`. */
+  leaseTtlMs?: number;
+  /** How often a replica renews its lease (and reaps expired ones). Default `2000`. */
+  renewIntervalMs?: number;
+}
+
+export type ClusterStatus = 'connected' | 'degraded';
+
+export interface ReplicaInfo {
+  /** `nodeId/incarnation`: a restarted (or fenced) replica is a new one. */
+  id: string;
+  nodeId: string;
+  metadata: Record<string, string>;
+  /** Epoch ms. */
+  startedAt: number;
+  /** This process. */
+  self: boolean;
+}
+
+/** One replica's view of a peer. */
+export interface ClusterPeerReplica {
+  replicaId: string;
+  status: PeerStatus;
+  direction: 'inbound' | 'outbound';
+  address: string;
+  /** Epoch ms of the replica's last change of this peer. */
+  since: number;
+}
+
+export interface ClusterPeerInfo {
+  id: string;
+  /** Merged: alive if any replica has it alive, then suspect, then lost/left. */
+  status: PeerStatus;
+  metadata: Record<string, string>;
+  replicas: ClusterPeerReplica[];
+  /** Epoch ms of the last cluster-level change (joined, lost, left). */
+  since: number;
+}
+
+export type ClusterPresenceEventType = 'joined' | 'lost' | 'left';
+
+export interface ClusterPresenceEvent {
+  /** Cluster level: `joined` when first seen anywhere, `lost`/`left` when no live replica has it. */
+  type: ClusterPresenceEventType;
+  peer: ClusterPeerInfo;
+  /** On `lost`; `'replica-lost'` when the replica that held the peer died. */
+  reason?: LossReason;
+  /** The replica whose change caused the event. */
+  replicaId?: string;
+  /** Epoch ms. */
+  at: number;
+}
+
+/** What `@OnReplicaLost()` handlers receive. */
+export interface ReplicaLostEvent {
+  type: 'replica-lost';
+  replica: ReplicaInfo;
+  /** Ids of the peers it held when it was reaped. */
+  peerIds: string[];
+  at: number;
+}
+
+export interface ClusterPresence {
+  /** The merged table on subscription, then after each change. */
+  readonly peers$: Observable<ClusterPeerInfo[]>;
+  /** Cluster-level events, hot; never errors. */
+  readonly events$: Observable<ClusterPresenceEvent>;
+  /** Live replicas (this one included) on subscription, then after each change. */
+  readonly replicas$: Observable<ReplicaInfo[]>;
+  /** `degraded` while Redis is unreachable or stalled; local presence goes on regardless. */
+  readonly status$: Observable<ClusterStatus>;
+  /** Replicas reaped after their lease ran out, hot. */
+  readonly replicaLost$: Observable<ReplicaLostEvent>;
+  peers(): ClusterPeerInfo[];
+  get(peerId: string): ClusterPeerInfo | undefined;
+  /** True while any live replica has the peer `alive` or `suspect`. */
+  isAlive(peerId: string): boolean;
+  replicas(): ReplicaInfo[];
+}

@@ -1,0 +1,2 @@
+import { register } from 'node:module';
+register('./no-ioredis.mjs', import.meta.url);
