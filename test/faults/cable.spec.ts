@@ -120,3 +120,45 @@ netTest(`cable pulled, heartbeats too slow to matter (kernel keepalive only): cl
   expect(lost.reason).toBe('keepalive-timeout');
   expect(ms).toBeLessThanOrEqual(keepAliveBound);
 }, 30_000);
+
+describe('one detection budget (issue 12)', () => {
+  const BUDGETS = [400, 4000] as const;
+  describe.each(BUDGETS)('detectWithinMs %i', (budget) => {
+    netTest(`cable pulled: lost heartbeat-timeout within the budget, in every trial`, async () => {
+      const trials = budget < 1000 ? 3 : 1;
+      for (let i = 0; i < trials; i++) {
+        net = await createNetPair();
+        rig = await startRig('server detects client', { heartbeat: { detectWithinMs: budget }, net });
+        const { local, peerId } = rig;
+        await sleep(budget / 2 + Math.random() * (budget / 4)); // faults at any phase of the beat
+        const t0 = local.now();
+        await net.linkDown();
+        const lost = await local.next('lost', peerId, t0, 3 * budget);
+        const ms = lost.seenAt - t0;
+        report(`cable pulled, detectWithinMs ${budget} (trial ${i + 1}/${trials}): detected in ${Math.round(ms)} ms (budget ${budget})`);
+        expect(lost.reason).toBe('heartbeat-timeout');
+        expect(ms).toBeLessThanOrEqual(budget);
+        await killAllPeers();
+        await rig.local.close();
+        await net.destroy();
+        rig = undefined;
+        net = undefined;
+      }
+    }, 60_000);
+  });
+
+  netTest('cable pulled, stock ClientTCP, detectWithinMs 4000: the derived kernel keepalive finds it within twice the budget', async () => {
+    const budget = 4000;
+    net = await createNetPair();
+    rig = await startRig('server detects client', { heartbeat: { detectWithinMs: budget }, stockClient: true, net });
+    const { local, peerId } = rig;
+    await sleep(1500); // an idle link: its last packet is behind us, as before any real fault
+    const t0 = local.now();
+    await net.linkDown();
+    const lost = await local.next('lost', peerId, t0, 4 * budget);
+    const ms = lost.seenAt - t0;
+    report(`cable pulled, stock ClientTCP, detectWithinMs ${budget} (derived keepalive): detected in ${Math.round(ms)} ms (bound ${2 * budget}), reason ${lost.reason}`);
+    expect(lost.reason).toBe('keepalive-timeout');
+    expect(ms).toBeLessThanOrEqual(2 * budget);
+  }, 30_000);
+});
