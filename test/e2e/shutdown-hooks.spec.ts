@@ -12,7 +12,16 @@ const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 
 
 interface Line { evt: string; level?: string; message?: string; context?: string; sigterm?: number; sigint?: number }
 
-async function run(mode: string): Promise<{ warnings: Line[]; start: Line }> {
+/** Each fixture mode runs once; all are started together (each waits about a second for the check). */
+const runs = new Map<string, Promise<{ warnings: Line[]; start: Line }>>();
+const MODES = ['microservice', 'microservice-with-hooks', 'microservice-init-then-hooks', 'context', 'context-with-hooks', 'own-sigterm-handler', 'two-apps'];
+beforeAll(() => {
+  for (const mode of MODES) runs.set(mode, runChild(mode));
+  for (const p of runs.values()) p.catch(() => undefined); // each test reports its own failure
+});
+const run = (mode: string) => runs.get(mode)!;
+
+async function runChild(mode: string): Promise<{ warnings: Line[]; start: Line }> {
   const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, mode], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } });
   const lines: Line[] = [];
   const other: string[] = [];
