@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { PeerInfo, PresenceEvent } from '../src/index.js';
 import { Cable } from './support/cable.js';
+import { execFile } from 'node:child_process';
 import { ChildApp, killAllChildren, type LogRecord, type Report } from './support/child-app.js';
 import { Dashboard, pad, padStart, peerTable } from './support/dashboard.js';
 
@@ -33,13 +34,15 @@ const HELP = `Usage: npm start -- [options]
 Starts a nest-heartbeat server and several peers as separate processes, then, one after
 another: a peer hangs (SIGSTOP), one crashes (SIGKILL), one shuts down gracefully (SIGTERM),
 one loses its network cable (a network namespace whose veth link is set down; needs root
-and iproute2, skipped otherwise) and one hangs briefly and resumes (suspect, then recovered).
+and iproute2, skipped otherwise), one hangs briefly and resumes (suspect, then recovered), and
+one has its live connection killed under it (ss -K; the server's resume window makes it
+suspect, then recovered when the same process reconnects; needs root, skipped otherwise).
 Shows the server's peer table live, every presence event, and a summary of detection times.
 
 Options:
   -i, --interval <ms>  heartbeat interval (default 500, half the library's default of 1000,
                        so the demo takes about 35 s; with 1000 it takes under a minute)
-  -n, --peers <n>      number of peers (default 6): the first five get the faults above, in
+  -n, --peers <n>      number of peers (default 7): the first six get the faults above, in
                        that order; more are controls that should see no false alarm; with
                        fewer, the later faults are skipped
       --no-cable       skip the network-namespace fault even when running as root
@@ -51,7 +54,7 @@ Options:
 Exit code: 0 when every fault was detected within its bound, 1 otherwise,
 130/143 when interrupted (Ctrl-C / SIGTERM). Nothing is left behind either way.`;
 
-type FaultKind = 'hang' | 'crash' | 'graceful' | 'cable' | 'blip';
+type FaultKind = 'hang' | 'crash' | 'graceful' | 'cable' | 'blip' | 'reset';
 
 interface Fault {
   kind: FaultKind;
@@ -74,7 +77,7 @@ interface PresenceReport extends Report, PresenceEvent {}
 function options() {
   const spec = {
     interval: { type: 'string', short: 'i', default: '500' },
-    peers: { type: 'string', short: 'n', default: '6' },
+    peers: { type: 'string', short: 'n', default: '7' },
     'no-cable': { type: 'boolean', default: false },
     verbose: { type: 'boolean', short: 'v', default: false },
     help: { type: 'boolean', short: 'h', default: false },
@@ -130,6 +133,22 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]
 const parentPid = process.ppid;
 setInterval(() => process.ppid !== parentPid && interrupt(`parent process ${parentPid} exited`, 143), 250).unref();
 
+/** Why `ss -K` cannot kill sockets here, or undefined when it can (root, iproute2, INET_DIAG_DESTROY). */
+async function socketKillUnavailable(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0) return 'needs root (ss -K)';
+  const probe = await new Promise<string | undefined>((resolve) => {
+    execFile('ss', ['-K', 'dst', '127.0.0.1', 'dport', '=', '1'], (error) => resolve(error ? `ss -K failed: ${error.message}` : undefined));
+  });
+  return probe;
+}
+
+/** Kills the TCP connections to 127.0.0.1:`port` (the server's end of a peer's link). */
+function killSocket(port: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('ss', ['-K', 'dst', '127.0.0.1', 'dport', '=', port], (error) => (error ? reject(error) : resolve()));
+  });
+}
+
 async function main(): Promise<number> {
   const opts = options();
   const i = opts.intervalMs;
@@ -137,13 +156,17 @@ async function main(): Promise<number> {
   const suspectBound = SUSPECT_AFTER_BEATS * i + i;
   const blipStopMs = Math.round(1.75 * i);
   const pauseMs = Math.max(1500, 6 * i);
+  // The server forgives a broken connection for this long (heartbeat.resumeWindowMs). A crash
+  // breaks the connection too, so it is reported lost when the window ends.
+  const resumeWindowMs = 3 * i;
 
   const catalog: Array<Omit<Fault, 'peer' | 'results' | 'notes'>> = [
     { kind: 'hang', what: 'hang (SIGSTOP)', boundMs: hangBound },
-    { kind: 'crash', what: 'crash (SIGKILL)', boundMs: 200 },
+    { kind: 'crash', what: 'crash (SIGKILL)', boundMs: resumeWindowMs + 200 },
     { kind: 'graceful', what: 'graceful (SIGTERM)', boundMs: 100 },
     { kind: 'cable', what: 'cable (veth down)', boundMs: hangBound },
     { kind: 'blip', what: 'brief hang (SIGSTOP)', boundMs: suspectBound },
+    { kind: 'reset', what: 'reset (ss -K)', boundMs: 200 },
   ];
   const ids = Array.from({ length: opts.peers }, (_, k) => `peer-${k + 1}`);
   const faults: Fault[] = catalog.map((f, k) => ({
@@ -165,10 +188,16 @@ async function main(): Promise<number> {
     }
     if (cableFault.skipped) roles.set(cableFault.peer, 'control');
   }
+  // The reset fault kills the live TCP connection from outside both processes (ss -K).
+  const resetFault = faults.find((f) => f.kind === 'reset')!;
+  if (!resetFault.skipped) {
+    resetFault.skipped = await socketKillUnavailable();
+    if (resetFault.skipped) roles.set(resetFault.peer, 'control');
+  }
 
   ui.log(c.bold(`nest-heartbeat demo: a server and ${plural(opts.peers, 'peer')}, one process each`));
   ui.log(c.dim(`  interval ${i} ms, missedBeats ${MISSED_BEATS}: suspect at ${SUSPECT_AFTER_BEATS * i + i / 2} ms of silence, lost at ${MISSED_BEATS * i + i / 2} ms`));
-  ui.log(c.dim(`  bounds: hang/cable ${hangBound} ms, SIGKILL 200 ms, graceful 100 ms, brief hang ${suspectBound} ms`));
+  ui.log(c.dim(`  bounds: hang/cable ${hangBound} ms, SIGKILL suspect 200 ms then lost at the ${resumeWindowMs} ms resume window's end, graceful 100 ms, brief hang ${suspectBound} ms, reset suspect 200 ms then recovered`));
   ui.log(cable
     ? c.dim(`  cable: ${cableFault.peer} runs in namespace ${cable.namespace} at ${cable.nsAddress},\n         the server listens on ${cable.hostAddress}`)
     : c.yellow(`  cable fault skipped: ${cableFault.skipped}`));
@@ -218,6 +247,7 @@ async function main(): Promise<number> {
     DEMO_PORT: '0',
     DEMO_INTERVAL_MS: String(i),
     DEMO_MIN_ALIVE: String(Math.max(1, opts.peers - 1)),
+    DEMO_RESUME_WINDOW_MS: String(resumeWindowMs),
   }, { onReport: onServerReport, onLog: onLog('server'), keep: (r) => r.evt !== 'table' });
   const ready = await server.waitFor((r) => r.evt === 'ready', 60_000, 'ready line');
   const address = `${ready.address.address}:${ready.address.port}`;
@@ -281,7 +311,26 @@ async function main(): Promise<number> {
       }
       case 'crash': {
         peer.signal('SIGKILL');
+        const suspect = await firstEvent(f.peer, ['suspect', 'lost', 'left'], f.startedAt, detectWithin);
+        expectEvent(f, suspect, 'suspect', f.startedAt, 200, 'suspect (connection closed)');
         expectEvent(f, await firstEvent(f.peer, ['lost', 'left'], f.startedAt, detectWithin), 'lost', f.startedAt, f.boundMs);
+        f.notes.push(`lost when the ${resumeWindowMs} ms resume window ended`);
+        break;
+      }
+      case 'reset': {
+        // Kill the server's end of the live connection: RST to the peer, nothing said by either app.
+        const address = table.peers.find((p) => p.id === f.peer)?.address ?? '';
+        const port = address.slice(address.lastIndexOf(':') + 1);
+        await killSocket(port);
+        ui.log(`${stamp()} ${c.cyan(`  ss -K killed the connection from ${address}: the peer's client reconnects`)}`);
+        const suspect = await firstEvent(f.peer, ['suspect', 'lost', 'left'], f.startedAt, detectWithin);
+        expectEvent(f, suspect, 'suspect', f.startedAt, f.boundMs, 'suspect (connection-reset)');
+        const recovered = await firstEvent(f.peer, ['recovered', 'lost', 'left'], f.startedAt, resumeWindowMs + detectWithin);
+        expectEvent(f, recovered, 'recovered', f.startedAt, resumeWindowMs, 'recovered (same incarnation)');
+        await sleep(resumeWindowMs); // and no lost when the window would have ended
+        const lost = presence.find((p) => p.peer.id === f.peer && (p.type === 'lost' || p.type === 'left') && p.at >= f.startedAt!);
+        if (lost) f.results.push({ event: `${lost.type} after recovering (never expected)`, ms: lost.at - f.startedAt, boundMs: 0, ok: false });
+        f.notes.push(`resume window ${resumeWindowMs} ms: no lost, no joined`);
         break;
       }
       case 'graceful': {
@@ -361,8 +410,9 @@ async function main(): Promise<number> {
   const missed = ran.filter((f) => f.results.some((r) => !r.ok));
   const code = missed.length === 0 && falseLost.length === 0 ? 0 : 1;
   out.push(c.dim(` bounds: hang, cable: missedBeats × interval + interval = ${hangBound} ms;`),
-    c.dim(`   SIGKILL 200 ms; graceful 100 ms; brief hang: suspect within suspectAfterBeats`),
-    c.dim(`   × interval + interval = ${suspectBound} ms, recovered within one interval (${i} ms)`));
+    c.dim(`   SIGKILL: suspect within 200 ms, lost when the resume window (${resumeWindowMs} ms) ends (+200 ms);`),
+    c.dim(`   graceful 100 ms; brief hang: suspect within suspectAfterBeats × interval + interval = ${suspectBound} ms,`),
+    c.dim(`   recovered within one interval (${i} ms); connection reset: suspect within 200 ms, recovered within the window`));
   out.push('', code === 0
     ? c.green(`${ran.length === 1 ? 'The fault was' : `All ${ran.length} faults`} detected within bound${ran.length < faults.length ? ` (${faults.length - ran.length} skipped)` : ''}. Exit code 0.`)
     : c.red(`${missed.length} of ${plural(ran.length, 'fault')} missed the bound${falseLost.length ? `, ${falseLost.length} false loss(es)` : ''}. Exit code 1.`));

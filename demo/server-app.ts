@@ -79,7 +79,9 @@ class WorkController {
     HeartbeatModule.forRoot({
       nodeId: 'server',
       metadata: { role: 'server' },
-      heartbeat: { intervalMs, missedBeats: 3 },
+      // A connection that breaks (RST, FIN without goodbye) keeps its peer `suspect` this long:
+      // back with the same incarnation, it is `recovered` (the demo's "connection reset" fault).
+      heartbeat: { intervalMs, missedBeats: 3, resumeWindowMs: Number(process.env.DEMO_RESUME_WINDOW_MS ?? 0) },
       server: { host: process.env.DEMO_HOST ?? '127.0.0.1', port: Number(process.env.DEMO_PORT ?? 0) },
     }),
     TerminusModule.forRoot({ logger: false }),
