@@ -13,9 +13,9 @@ import type { HeartbeatClient } from '../../src/index.js';
 import { PeerLostError } from '../../src/index.js';
 import { createNetPair, destroyAllNetPairs, netnsAvailable, type NetPair } from '../../lab/netns.js';
 import { realFaultsRequired, testIfAvailable } from '../support/real-faults.js';
-import { killAllPeers } from '../support/peer-process.js';
+import { killAllPeers, PeerProcess } from '../support/peer-process.js';
 import { firstValueFrom } from 'rxjs';
-import { LocalClients, report, sleep, verdictWindow } from './support/harness.js';
+import { LocalClients, LocalServer, report, sleep, verdictWindow } from './support/harness.js';
 import { DIRECTIONS, startRig, type Direction, type Rig } from './support/rig.js';
 
 const FAST = { intervalMs: 200, missedBeats: 3 };
@@ -162,3 +162,26 @@ describe('one detection budget (issue 12)', () => {
     expect(ms).toBeLessThanOrEqual(2 * budget);
   }, 30_000);
 });
+
+netTest('a peer restarted with the same nodeId while its old link is half-open (cable pulled) replaces it at once: lost (replaced), then joined', async () => {
+  // A slow beat (lost after 17.5 s of silence): only the new incarnation's handshake can end the old link in time.
+  const hb = { intervalMs: 5000, missedBeats: 3 };
+  net = await createNetPair();
+  rig = await startRig('server detects client', { heartbeat: hb, net });
+  const { local, peerId } = rig;
+  await net.linkDown(); // the old link: no FIN, no RST, nothing
+  const t0 = local.now();
+  const restarted = new PeerProcess({
+    nodeId: peerId, heartbeat: hb,
+    clients: [{ name: 'SERVER', host: net.hostAddress, port: (local as LocalServer).port }],
+  });
+  await restarted.ready();
+  const joined = await local.next('joined', peerId, t0, 20_000);
+  const replaced = local.events.find((e) => e.type === 'lost' && e.peer.id === peerId && e.seenAt >= t0)!;
+  report(`half-open link replaced by a restart: lost (${replaced?.reason}) ${Math.round(replaced.seenAt - t0)} ms after the pull, joined ${Math.round(joined.seenAt - replaced.seenAt)} ms later`);
+  expect(replaced.reason).toBe('replaced');
+  expect(local.events.indexOf(replaced)).toBeLessThan(local.events.indexOf(joined));
+  expect(joined.seenAt - replaced.seenAt).toBeLessThan(50);
+  expect(replaced.seenAt - t0).toBeLessThan(silenceBound(hb)); // not the heartbeat bound: the handshake
+  expect(local.presence.get(peerId)?.status).toBe('alive');
+}, 40_000);
