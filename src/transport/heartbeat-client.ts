@@ -86,11 +86,14 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
    * that long for the link.
    */
   override send<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
+    // On a live link, Nest's path as it is: the wrapper below cost a third more client CPU per request (B1).
+    if (this.isReady()) return super.send<TResult, TInput>(pattern, data);
     return defer(() => this.whenReady()).pipe(mergeMap(() => super.send<TResult, TInput>(pattern, data)));
   }
 
   /** Like `send`; eager, as Nest's `emit` is: the event goes out (or fails) whether or not anyone subscribes. */
   override emit<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
+    if (this.isReady()) return super.emit<TResult, TInput>(pattern, data);
     const source = connectable(defer(() => this.whenReady()).pipe(mergeMap(() => super.emit<TResult, TInput>(pattern, data))),
       { connector: () => new Subject<TResult>(), resetOnDisconnect: false });
     source.connect();
