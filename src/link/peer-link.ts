@@ -260,8 +260,9 @@ export class PeerLink implements FrameListener, LinkView {
     // it; a peer that pings faster anyway is closed after MAX_PING_STRIKES strikes.
     const floor = this.direction === 'inbound' ? this.ctx.minPingIntervalMs : undefined;
     if (floor) {
-      // Pings that queued while this process's own loop was blocked are read together: not the peer's fault.
-      const early = now - this.lastPingAt < floor * PING_STRIKE_FRACTION && this.ctx.clock.blockedSince(this.lastPingAt) === 0;
+      // Pings that queued while this process's own loop was blocked are read together, right after
+      // it: not the peer's fault. No strike while a stall of ours ended within the last floor.
+      const early = now - this.lastPingAt < floor * PING_STRIKE_FRACTION && this.ctx.clock.blockedSince(now - floor) === 0;
       this.lastPingAt = now;
       // Strikes in a row: one ping at an honest pace (a delayed segment delivered late, say) forgives.
       this.pingStrikes = early ? this.pingStrikes + 1 : 0;

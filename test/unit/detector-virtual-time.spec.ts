@@ -413,6 +413,20 @@ describe('failure detector on virtual time', () => {
         expect(world.events.at(-1)).toMatchObject({ type: 'lost', reason: 'too-many-pings' });
       });
 
+      it('never strikes a peer whose pings queued while our own loop was blocked, however many arrive together', () => {
+        const world = virtualWorld({ heartbeat: { intervalMs: 1000 }, server: { minPingIntervalMs: 100 } });
+        const peer = world.inbound();
+        peer.hello('patient');
+        world.clock.runUntil(100);
+        peer.receive({ $hb: 'ping', seq: 1, t: 100 });
+        // Our loop was blocked from 110 to 600 (the ticker saw its tick due at 110 fire at 600):
+        // the five pings sent meanwhile wait in the socket and are read together, right after.
+        world.clock.runUntil(600);
+        (world.ticker as unknown as { lag: { record(now: number, dueAt: number): void } }).lag.record(600, 110);
+        for (let seq = 2; seq <= 6; seq++) peer.receive({ $hb: 'ping', seq, t: 100 * seq });
+        expect(peer.link.cause).toBeUndefined();
+      });
+
       it('never strikes a peer that pings at the floor', () => {
         const world = virtualWorld({ server: { minPingIntervalMs: 100 } });
         const honest = world.inbound();
