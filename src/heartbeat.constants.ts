@@ -1,6 +1,6 @@
 /** Injection token of the options after defaults and validation (`ResolvedHeartbeatOptions`). */
 export const HEARTBEAT_RESOLVED_OPTIONS = Symbol('HEARTBEAT_RESOLVED_OPTIONS');
-/** Optional RxJS scheduler for the detector; tests provide a TestScheduler here. */
+/** Optional RxJS scheduler of the ticker (internal: virtual time in tests). */
 export const HEARTBEAT_SCHEDULER = Symbol('HEARTBEAT_SCHEDULER');
 /** Metadata key written by the @OnPeer* decorators. */
 export const PRESENCE_HANDLERS_METADATA = 'nest-heartbeat:presence-handlers';

@@ -73,7 +73,6 @@ export const derivedTiming = (budgetMs: number, intervalMs: number, missedBeats:
 export const peerUnavailable = (peer: string, status: string, reason: string | undefined, nextAttemptInMs: number | undefined) =>
   `Peer "${peer}" is unavailable (${status}${reason ? `: ${reason}` : ''})`
   + (nextAttemptInMs === undefined ? '' : nextAttemptInMs === 0 ? '; connecting now' : `; next attempt in ${Math.round(nextAttemptInMs)} ms`);
-export const clientClosed = () => 'the client was closed';
 
 export const metricsUnavailable = (err: string) => `OpenTelemetry metrics are off: ${err}`;
 export const noShutdownHooks = (signals: string[]) =>
