@@ -1,11 +1,10 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { firstValueFrom } from 'rxjs';
 import { HandshakeError, PeerUnavailableError, type HeartbeatClient } from '../../src/index.js';
 import { handled, sleep, startClientApp, startServerApp, waitForEvent } from '../support/apps.js';
+import { fullGc } from '../support/heap.js';
 import { killAllPeers, PeerProcess } from '../support/peer-process.js';
 
 /**
@@ -35,14 +34,9 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, sleep(ms).then(() => { throw new Error(`${what} not within ${ms} ms`); })]);
 }
 
-let gc: (() => void) | undefined;
 function heapAfterGc(): number {
-  if (!gc) {
-    setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as () => void;
-  }
-  gc();
-  gc();
+  fullGc();
+  fullGc();
   return process.memoryUsage().heapUsed;
 }
 

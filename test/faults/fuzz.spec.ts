@@ -32,12 +32,11 @@ import { NestFactory } from '@nestjs/core';
 import { EventPattern, MessagePattern } from '@nestjs/microservices';
 import fc from 'fast-check';
 import { connect, type Server, type Socket } from 'node:net';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { firstValueFrom } from 'rxjs';
 import {
   HeartbeatClient, HeartbeatModule, HeartbeatServer, PresenceService, type HeartbeatModuleOptions,
 } from '../../src/index.js';
+import { fullGc } from '../support/heap.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options under test and the bounds derived from them
@@ -805,15 +804,7 @@ let healthy: HealthyLoop;
 const stats = { cases: 0, connections: 0, frames: 0, byKind: new Map<string, number>(), byEnding: new Map<string, number>(), servedFrames: 0, failedCases: 0 };
 let heapBaselineMiB = 0;
 
-let gcFn: (() => void) | undefined;
-/** A full GC (jest cannot pass --expose-gc; v8 exposes it at run time to a new context). */
-function gc(): void {
-  if (!gcFn) {
-    setFlagsFromString('--expose-gc');
-    gcFn = runInNewContext('gc') as () => void;
-  }
-  gcFn();
-}
+const gc = fullGc;
 async function heapAfterGcMiB(): Promise<number> {
   for (let i = 0; i < 3; i++) {
     await sleep(30);

@@ -1,7 +1,7 @@
+import { freePort } from './ports.js';
 import { Controller, Module, type INestApplicationContext, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventPattern, MessagePattern } from '@nestjs/microservices';
-import { createServer } from 'node:net';
 import {
   HeartbeatModule, HeartbeatServer, PresenceService, type HeartbeatModuleOptions, type PresenceEvent,
 } from '../../src/index.js';
@@ -69,14 +69,7 @@ export async function startClientApp(options: HeartbeatModuleOptions) {
  * use it only where the port must stay unbound for a while (a client that starts before its
  * server); everywhere else bind port 0 and read the address.
  */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    }).on('error', reject);
-  });
-}
+export { freePort };
 
 /** Polls `predicate` every 5 ms. */
 export async function until(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {

@@ -1,18 +1,8 @@
+import { freePort } from '../../support/ports.js';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { spawnTied } from '../../../lab/child.js';
 
-/** A free TCP port on loopback, from the kernel. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export const hasRedisServer = () => spawnSync('redis-server', ['--version']).status === 0;
 
