@@ -2,7 +2,8 @@
  * B5 — the reconnect storm: a server holding N managed peers restarts and every peer reconnects
  * with HeartbeatClient's backoff and jitter.
  *
- *   node --import tsx bench/b5-reconnect-storm.ts [--quick] [--reps=2] [--steps=10000,20000]
+ *   node --import tsx bench/b5-reconnect-storm.ts [--quick] [--reps=1] [--steps=10000,20000] [--impls=ours,stock]
+ *   B5_PROFILE_DIR=/tmp/b5prof … (server and clients under --cpu-prof)
  *
  * Per (implementation, N, repetition): one server process (bench/b5/storm-server.ts, fd limit
  * raised as B2 does), two client processes with N/2 reconnecting peers each
@@ -31,7 +32,11 @@ const FD_RESERVE = 28;
 export type B5Impl = 'ours' | 'stock';
 
 export interface B5Restart {
-  expected: number; complete: boolean; back: number; repeats: number; lostOrLeftAfterRestart: number;
+  expected: number; complete: boolean; back: number;
+  /** Peers back more than once (after a loss, or a new connection for stock). */
+  repeats: number;
+  /** `joined` for a peer already joined and not lost since: a peer reported twice. */
+  duplicates: number; lostOrLeftAfterRestart: number; lossReasons: Record<string, number>;
   closeMs: number; listeningMs: number; allBackFromRestartMs: number | null; allBackFromListeningMs: number | null;
   firstBackFromListeningMs: number | null; perSecond: number[]; handshakesPerSecondPeak: number; handshakesPerSecondMean: number | null;
   cpuPeak100msPct: number; cpuMeanPct: number; cpuPer100ms: number[];
@@ -45,7 +50,7 @@ export interface B5Run {
   missing: number;
   /** Kernel: connection attempts dropped because the accept queue was full, during the restart (system-wide). */
   listenQueue: { overflows: number; drops: number };
-  clients: Array<{ dials: number; closes: number; maxAttempt: number; errors: Record<string, number>; open: number }>;
+  clients: Array<{ dials: number; closes: number; maxAttempt: number; errors: Record<string, number>; open: number; loopDelayMaxMs: number; loopDelayP99Ms: number }>;
   control?: { status: string | null; events: Record<string, number>; maxSilenceMs: number; rttMs: number | null };
 }
 
@@ -57,7 +62,7 @@ export interface B5Result {
   summary: Array<{
     impl: B5Impl; requested: number; peers: number; allBackFromListeningMs: Summary; allBackFromRestartMs: Summary;
     cpuPeak100msPct: Summary; cpuMeanPct: Summary; eldMaxMs: Summary; eldP99Ms: Summary; handshakesPerSecondPeak: Summary;
-    handshakesPerSecondMean: Summary; repeats: number; missing: number; complete: number; n: number;
+    handshakesPerSecondMean: Summary; repeats: number; duplicates: number; missing: number; lostAfterJoining: number; complete: number; n: number;
     controlSuspect: number; controlLost: number; controlMaxSilenceMs: Summary; listenDrops: Summary;
   }>;
   durationMs: number;
@@ -103,7 +108,9 @@ async function runOne(impl: B5Impl, rep: number, requested: number, runIndex: nu
       children.push(control);
       await control.ready(60_000);
     }
-    const clients = [0, 1].map((k) => new Child(CLIENTS, [impl, String(ready.port), `b5-${runIndex}-${k}`], { fdLimit: FD_WANTED, label: `b5-${impl}-clients${k}` }));
+    const clients = [0, 1].map((k) => new Child(CLIENTS, [impl, String(ready.port), `b5-${runIndex}-${k}`], {
+      fdLimit: FD_WANTED, label: `b5-${impl}-clients${k}`, execArgv: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}/clients`, '--cpu-prof-interval=1000'] : [],
+    }));
     children.push(...clients);
     await Promise.all(clients.map((c) => c.ready()));
     const t0 = Date.now();
@@ -122,6 +129,7 @@ async function runOne(impl: B5Impl, rep: number, requested: number, runIndex: nu
       await control.request({ cmd: 'mark' });
     }
     log(`b5 ${impl} rep ${rep} N=${peers}: connected in ${connectMs} ms; restarting`);
+    await Promise.all(clients.map((c) => c.request({ cmd: 'mark' })));
     const drops0 = listenDrops();
     const restart = await server.request<B5Restart>({ cmd: 'restart', expected: peers, timeoutMs: 60_000 }, 120_000);
     const drops1 = listenDrops();
@@ -131,12 +139,14 @@ async function runOne(impl: B5Impl, rep: number, requested: number, runIndex: nu
     log(`b5 ${impl} rep ${rep} N=${peers}: ${restart.back}/${peers} back ${restart.complete ? `in ${restart.allBackFromListeningMs?.toFixed(0)} ms after listening `
       + `(${restart.allBackFromRestartMs?.toFixed(0)} ms after the restart)` : 'NOT ALL'}; repeats ${restart.repeats}; cpu peak ${restart.cpuPeak100msPct.toFixed(0)}% `
       + `mean ${restart.cpuMeanPct.toFixed(0)}%; loop delay max ${restart.eventLoopDelayMs.max.toFixed(1)} ms; peak ${restart.handshakesPerSecondPeak}/s`
-      + `; SYNs dropped (accept queue full) ${listenQueue.drops}`
+      + `; SYNs dropped (accept queue full) ${listenQueue.drops}; lost after joining ${JSON.stringify(restart.lossReasons)}; client loop delay max ${clientStats.map((c) => Math.round(c.loopDelayMaxMs)).join('/')} ms`
       + `${controlStatus ? `; control: ${JSON.stringify(controlStatus.events)} max silence ${controlStatus.maxSilenceMs} ms; control server saw ${JSON.stringify(restart.controlServerEvents)}` : ''}`);
     for (const c of clients) await c.request({ cmd: 'close' }).catch(() => undefined);
     return {
       impl, rep, requested, peers, connectMs, restart, missing: peers - restart.back, listenQueue,
-      clients: clientStats.map((s) => ({ dials: s.dials, closes: s.closes, maxAttempt: s.maxAttempt, errors: s.errors, open: s.open })),
+      clients: clientStats.map((s) => ({
+        dials: s.dials, closes: s.closes, maxAttempt: s.maxAttempt, errors: s.errors, open: s.open, loopDelayMaxMs: s.loopDelayMaxMs, loopDelayP99Ms: s.loopDelayP99Ms,
+      })),
       control: controlStatus,
     };
   } finally {
@@ -151,7 +161,8 @@ export async function runB5(options: { quick?: boolean; reps?: number; steps?: n
   const quick = options.quick ?? false;
   const config = {
     steps: options.steps ?? (quick ? [2000] : [10000, 20000]),
-    reps: options.reps ?? (quick ? 1 : 2),
+    // One repetition by default: a 19,950-peer run takes ~2 min on this machine.
+    reps: options.reps ?? 1,
     settleMs: quick ? 1500 : 3000,
     reconnect: DEFAULT_RECONNECT,
     boundMs: DEFAULT_RECONNECT.maxDelayMs + 2000,
@@ -188,6 +199,8 @@ export async function runB5(options: { quick?: boolean; reps?: number; steps?: n
         handshakesPerSecondPeak: summarize(nums((r) => r.restart.handshakesPerSecondPeak)),
         handshakesPerSecondMean: summarize(nums((r) => r.restart.handshakesPerSecondMean)),
         repeats: rs.reduce((s, r) => s + r.restart.repeats, 0),
+        duplicates: rs.reduce((s, r) => s + r.restart.duplicates, 0),
+        lostAfterJoining: rs.reduce((s, r) => s + r.restart.lostOrLeftAfterRestart, 0),
         missing: rs.reduce((s, r) => s + r.missing, 0),
         controlSuspect: rs.reduce((s, r) => s + (r.control?.events.suspect ?? 0) + (r.restart.controlServerEvents.suspect ?? 0), 0),
         controlLost: rs.reduce((s, r) => s + (r.control?.events.lost ?? 0) + (r.restart.controlServerEvents.lost ?? 0), 0),

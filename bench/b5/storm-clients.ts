@@ -16,6 +16,7 @@
  * Commands: { cmd: 'connect', count, addresses } (paced, like B2), { cmd: 'status' }, { cmd: 'close' }.
  */
 import { connect, type Socket } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { backoffDelay } from '../../src/transport/backoff.js';
 import { DEFAULT_RECONNECT } from '../../src/heartbeat.constants.js';
 import { emit, serveCommands } from '../lib/proc.js';
@@ -41,6 +42,9 @@ interface Peer {
 }
 
 const peers: Peer[] = [];
+/** This process's own loop delay: a starved client answers pings late, which the server rightly judges. */
+const eld = monitorEventLoopDelay({ resolution: 20 });
+eld.enable();
 let addresses: string[] = [];
 let closing = false;
 const stats = { ready: 0, closes: 0, dials: 0, errors: {} as Record<string, number>, maxAttempt: 0, pingsAnswered: 0 };
@@ -167,7 +171,10 @@ serveCommands(async (cmd) => {
       addresses = cmd.addresses;
       return connectMany(cmd.count);
     case 'status':
-      return { ...stats, open: peers.filter((p) => p.open).length, peers: peers.length };
+      return { ...stats, open: peers.filter((p) => p.open).length, peers: peers.length, loopDelayMaxMs: eld.max / 1e6, loopDelayP99Ms: eld.percentile(99) / 1e6 };
+    case 'mark':
+      eld.reset();
+      return null;
     case 'close':
       closing = true;
       for (const p of peers) p.socket?.destroy();

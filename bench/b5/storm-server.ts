@@ -29,11 +29,18 @@ const now = () => performance.timeOrigin + performance.now();
 let seen = new Map<string, number>();
 let repeats = 0;
 let lostOrLeft = 0;
+let lossReasons: Record<string, number> = {};
 let onSeen: (() => void) | null = null;
 
+/** ours: peers joined and not lost or left since; a `joined` for one of them would be a peer reported twice. */
+let present = new Set<string>();
+let duplicates = 0;
+
 function record(id: string): void {
+  if (present.has(id)) duplicates++;
+  present.add(id);
   if (seen.has(id)) {
-    repeats++;
+    repeats++; // back again after a loss (ours) or a new connection (stock)
     return;
   }
   seen.set(id, now());
@@ -57,6 +64,9 @@ async function startStorm(port: number): Promise<void> {
   seen = new Map();
   repeats = 0;
   lostOrLeft = 0;
+  lossReasons = {};
+  present = new Set();
+  duplicates = 0;
   if (impl === 'ours') {
     @Module({ imports: [HeartbeatModule.forRoot({ nodeId: 'b5-storm-server', server: { host: '127.0.0.1', port } })] })
     class StormModule {}
@@ -65,7 +75,12 @@ async function startStorm(port: number): Promise<void> {
     } as never);
     app.get(PresenceService).events$.subscribe((e) => {
       if (e.type === 'joined') record(e.peer.id);
-      else if (e.type === 'lost' || e.type === 'left') lostOrLeft++;
+      else if (e.type === 'lost' || e.type === 'left') {
+        present.delete(e.peer.id);
+        lostOrLeft++;
+        const why = e.reason ?? e.type;
+        lossReasons[why] = (lossReasons[why] ?? 0) + 1;
+      }
     });
     await app.listen();
     const server = app.get(HeartbeatServer);
@@ -149,7 +164,7 @@ async function restart(expected: number, timeoutMs: number) {
   const controlDuring: Record<string, number> = {};
   for (const k of Object.keys(control.events)) controlDuring[k] = control.events[k] - (controlBefore[k] ?? 0);
   return {
-    expected, complete, back: seen.size, repeats, lostOrLeftAfterRestart: lostOrLeft,
+    expected, complete, back: seen.size, repeats, duplicates, lostOrLeftAfterRestart: lostOrLeft, lossReasons,
     closeMs: tClosed - t0, listeningMs: tListening - t0,
     allBackFromRestartMs: complete ? tAll - t0 : null,
     allBackFromListeningMs: complete ? tAll - tListening : null,

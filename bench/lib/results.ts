@@ -47,7 +47,7 @@ export interface B1Result {
 }
 
 // B2: heartbeat scale (bench/b2-heartbeat-scale.ts)
-export type Impl = 'ours' | 'ws' | 'raw' | 'ours+tick-skip';
+export type Impl = 'ours' | 'ws' | 'raw' | 'ours+tick-skip' | 'baseline';
 
 export interface B2Step {
   requested: number;
@@ -83,7 +83,7 @@ export interface B2Run {
 export interface B2Result {
   benchmark: 'b2';
   machine: MachineInfo;
-  config: { intervalMs: number; steps: number[]; reps: number; windowMs: number; settleMs: number };
+  config: { intervalMs: number; steps: number[]; reps: number; windowMs: number; settleMs: number; baseline?: string };
   runs: B2Run[];
   summary: Array<{
     impl: Impl; requested: number; peers: number; cpuPct: Summary; userPct: Summary; systemPct: Summary; heapPerPeerBytes: Summary;
