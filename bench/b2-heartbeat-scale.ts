@@ -49,7 +49,7 @@ async function runOne(impl: Impl, rep: number, runIndex: number, opts: {
   // baseline: the same bench server from another checkout (the library before a change), run alternated with ours.
   const script = impl === 'baseline' ? join(opts.baseline!, 'bench', 'b2', 'hb-server.ts') : SERVER;
   const server = new Child(script, [impl === 'ours+tick-skip' || impl === 'baseline' ? 'ours' : impl, String(opts.intervalMs)], {
-    execArgv, fdLimit: FD_WANTED, label: `b2-${impl}-server`, env: impl === 'ours+tick-skip' ? { BENCH_TICK_SKIP: '1' } : undefined,
+    execArgv, fdLimit: FD_WANTED, label: `b2-${impl}-server`, cwd: impl === 'baseline' ? opts.baseline : undefined, env: impl === 'ours+tick-skip' ? { BENCH_TICK_SKIP: '1' } : undefined,
   });
   const clients: Child[] = [];
   try {

@@ -134,7 +134,7 @@ export class HeartbeatServer extends ServerTCP {
     const framed = frameAccepted(socket, this.ctx);
     const link = attachLink(framed, 'inbound', this.ctx, remoteAddress(socket), { expect: this.config.server.authToken });
     this.sockets.set(link, socket);
-    void link.closed.then(() => this.sockets.delete(link));
+    socket.once('close', () => this.sockets.delete(link));
     return framed;
   }
 }
