@@ -45,7 +45,8 @@ async function waitUntil(what: string, pred: () => Promise<boolean>, timeoutMs: 
 async function runOne(impl: Impl, rep: number, runIndex: number, opts: {
   intervalMs: number; steps: number[]; windowMs: number; settleMs: number; profileDir?: string; baseline?: string;
 }): Promise<B2Run> {
-  const execArgv = ['--expose-gc'];
+  // B2_SERVER_ARGS: extra node flags for the server (e.g. --trace-gc with BENCH_VERBOSE=1).
+  const execArgv = ['--expose-gc', ...(process.env.B2_SERVER_ARGS?.split(' ').filter(Boolean) ?? [])];
   // baseline: the same bench server from another checkout (the library before a change), run alternated with ours.
   const script = impl === 'baseline' ? join(opts.baseline!, 'bench', 'b2', 'hb-server.ts') : SERVER;
   const server = new Child(script, [impl === 'ours+tick-skip' || impl === 'baseline' ? 'ours' : impl, String(opts.intervalMs)], {
