@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { DEFAULT_RECONNECT } from '../src/heartbeat.constants.js';
 import { argValue, BENCH_DIR, hasFlag, isMain, log, machineInfo, sleep, summarize, writeResult, type Summary } from './lib/common.js';
 import { Child } from './lib/proc.js';
+import type { B5Impl, B5Restart, B5Result, B5Run } from './lib/results.js';
 import { renderResults } from './lib/report.js';
 
 const SERVER = join(BENCH_DIR, 'b5', 'storm-server.ts');
@@ -28,45 +29,6 @@ const CONTROL = join(BENCH_DIR, 'b5', 'control-peer.ts');
 const FD_WANTED = 65536;
 /** fds the server keeps for itself beyond the peers (stdio, epoll, two listening sockets, the control link, margin). */
 const FD_RESERVE = 28;
-
-export type B5Impl = 'ours' | 'stock';
-
-export interface B5Restart {
-  expected: number; complete: boolean; back: number;
-  /** Peers back more than once (after a loss, or a new connection for stock). */
-  repeats: number;
-  /** `joined` for a peer already joined and not lost since: a peer reported twice. */
-  duplicates: number; lostOrLeftAfterRestart: number; lossReasons: Record<string, number>;
-  closeMs: number; listeningMs: number; allBackFromRestartMs: number | null; allBackFromListeningMs: number | null;
-  firstBackFromListeningMs: number | null; perSecond: number[]; handshakesPerSecondPeak: number; handshakesPerSecondMean: number | null;
-  cpuPeak100msPct: number; cpuMeanPct: number; cpuPer100ms: number[];
-  eventLoopDelayMs: { max: number; p99: number; p50: number; mean: number };
-  controlServerEvents: Record<string, number>;
-}
-
-export interface B5Run {
-  impl: B5Impl; rep: number; requested: number; peers: number; connectMs: number;
-  restart: B5Restart;
-  missing: number;
-  /** Kernel: connection attempts dropped because the accept queue was full, during the restart (system-wide). */
-  listenQueue: { overflows: number; drops: number };
-  clients: Array<{ dials: number; closes: number; maxAttempt: number; errors: Record<string, number>; open: number; loopDelayMaxMs: number; loopDelayP99Ms: number }>;
-  control?: { status: string | null; events: Record<string, number>; maxSilenceMs: number; rttMs: number | null };
-}
-
-export interface B5Result {
-  benchmark: 'b5';
-  machine: ReturnType<typeof machineInfo>;
-  config: { steps: number[]; reps: number; settleMs: number; reconnect: typeof DEFAULT_RECONNECT; boundMs: number; suspectAfterMs: number };
-  runs: B5Run[];
-  summary: Array<{
-    impl: B5Impl; requested: number; peers: number; allBackFromListeningMs: Summary; allBackFromRestartMs: Summary;
-    cpuPeak100msPct: Summary; cpuMeanPct: Summary; eldMaxMs: Summary; eldP99Ms: Summary; handshakesPerSecondPeak: Summary;
-    handshakesPerSecondMean: Summary; repeats: number; duplicates: number; missing: number; lostAfterJoining: number; complete: number; n: number;
-    controlSuspect: number; controlLost: number; controlMaxSilenceMs: Summary; listenDrops: Summary;
-  }>;
-  durationMs: number;
-}
 
 /**
  * The kernel's accept-queue counters (TcpExt ListenOverflows / ListenDrops, /proc/net/netstat):
