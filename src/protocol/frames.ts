@@ -119,7 +119,7 @@ export function encodeControl(frame: ControlFrame): string {
       return `${json.length}#${json}`;
     }
     case 'bye':
-      return BYE_ENCODED;
+      return frame === BYE ? BYE_ENCODED : encodeFrame(frame);
     default:
       return encodeFrame(frame);
   }
