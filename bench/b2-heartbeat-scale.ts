@@ -5,6 +5,7 @@
  *   node --import tsx bench/b2-heartbeat-scale.ts [--quick] [--no-profile] [--reps=2] [--steps=1000,10000,20000]
  *   node --import tsx bench/b2-heartbeat-scale.ts --what-if --steps=20000 --reps=3   (→ results/b2-what-if.json)
  *   node --import tsx bench/b2-heartbeat-scale.ts --b2-baseline=/tmp/nh-base   (adds `baseline`: a checkout before the change, alternated)
+ *   … --impls=baseline,ours --reps=0 --steps=20000 --out=b2-profiles   (only the profiled servers)
  *
  * One server process per (implementation, repetition); peers are added in steps (1k, 10k, 20k)
  * from two lean client processes. At each step, once every peer is connected and a settle
@@ -154,7 +155,7 @@ export async function runB2(options: {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const steps = [config.steps[config.steps.length - 1]];
-    for (const impl of options.impls ?? ['ours', 'ws'] as Impl[]) {
+    for (const impl of options.impls?.filter((i) => i !== 'raw') ?? ['ours', 'ws'] as Impl[]) {
       log(`b2: profiling the ${impl} server over the window at N=${steps[0]}`);
       runs.push(await runOne(impl, -1, runIndex++, { ...config, steps, profileDir: dir }));
     }
@@ -199,7 +200,8 @@ if (isMain(import.meta.url)) {
   const r = await runB2({
     baseline: argValue('b2-baseline'),
     quick: hasFlag('--quick'), profile: !whatIf && !hasFlag('--no-profile'), steps, reps,
-    impls: whatIf ? ['ours', 'ours+tick-skip'] : undefined, out: whatIf ? 'b2-what-if' : undefined,
+    impls: whatIf ? ['ours', 'ours+tick-skip'] : argValue('impls')?.split(',') as Impl[] | undefined,
+    out: argValue('out') ?? (whatIf ? 'b2-what-if' : undefined),
   });
   renderResults();
   log(`b2 done in ${(r.durationMs / 1000).toFixed(0)} s`);
