@@ -164,6 +164,7 @@ export interface B4Result {
   sizes: B4SizeRow[];
   reap: { peers: number; boundMs: number; firstMs: number; lastMs: number; events: number };
   targets: { p50Ms: number; p99Ms: number; idleOpsPerReplica: number; bytesPerPeer: number };
+}
 
 // B5: reconnect storm (bench/b5-reconnect-storm.ts)
 export type B5Impl = 'ours' | 'stock';
