@@ -4,6 +4,8 @@
  *
  *   node --import tsx bench/b2-heartbeat-scale.ts [--quick] [--no-profile] [--reps=2] [--steps=1000,10000,20000]
  *   node --import tsx bench/b2-heartbeat-scale.ts --what-if --steps=20000 --reps=3   (→ results/b2-what-if.json)
+ *   node --import tsx bench/b2-heartbeat-scale.ts --b2-baseline=/tmp/nh-base   (adds `baseline`: a checkout before the change, alternated)
+ *   … --impls=baseline,ours --reps=0 --steps=20000 --out=b2-profiles   (only the profiled servers)
  *
  * One server process per (implementation, repetition); peers are added in steps (1k, 10k, 20k)
  * from two lean client processes. At each step, once every peer is connected and a settle
@@ -42,11 +44,14 @@ async function waitUntil(what: string, pred: () => Promise<boolean>, timeoutMs: 
 }
 
 async function runOne(impl: Impl, rep: number, runIndex: number, opts: {
-  intervalMs: number; steps: number[]; windowMs: number; settleMs: number; profileDir?: string;
+  intervalMs: number; steps: number[]; windowMs: number; settleMs: number; profileDir?: string; baseline?: string;
 }): Promise<B2Run> {
-  const execArgv = ['--expose-gc'];
-  const server = new Child(SERVER, [impl === 'ours+tick-skip' ? 'ours' : impl, String(opts.intervalMs)], {
-    execArgv, fdLimit: FD_WANTED, label: `b2-${impl}-server`, env: impl === 'ours+tick-skip' ? { BENCH_TICK_SKIP: '1' } : undefined,
+  // B2_SERVER_ARGS: extra node flags for the server (e.g. --trace-gc with BENCH_VERBOSE=1).
+  const execArgv = ['--expose-gc', ...(process.env.B2_SERVER_ARGS?.split(' ').filter(Boolean) ?? [])];
+  // baseline: the same bench server from another checkout (the library before a change), run alternated with ours.
+  const script = impl === 'baseline' ? join(opts.baseline!, 'bench', 'b2', 'hb-server.ts') : SERVER;
+  const server = new Child(script, [impl === 'ours+tick-skip' || impl === 'baseline' ? 'ours' : impl, String(opts.intervalMs)], {
+    execArgv, fdLimit: FD_WANTED, label: `b2-${impl}-server`, cwd: impl === 'baseline' ? opts.baseline : undefined, env: impl === 'ours+tick-skip' ? { BENCH_TICK_SKIP: '1' } : undefined,
   });
   const clients: Child[] = [];
   try {
@@ -121,10 +126,14 @@ async function runOne(impl: Impl, rep: number, runIndex: number, opts: {
 
 export async function runB2(options: {
   quick?: boolean; profile?: boolean; reps?: number; steps?: number[]; impls?: Impl[]; out?: string;
+  /** A checkout of the library before the change under test (with node_modules): adds implementation `baseline`. */
+  baseline?: string;
 } = {}): Promise<B2Result> {
   const started = Date.now();
   const quick = options.quick ?? false;
+  const impls: Impl[] = options.impls ?? (options.baseline ? ['baseline', 'ours', 'ws', 'raw'] : ['ours', 'ws', 'raw']);
   const config = {
+    baseline: options.baseline,
     intervalMs: 1000,
     steps: options.steps ?? (quick ? [1000, 5000] : [1000, 10000, 20000]),
     reps: options.reps ?? (quick ? 1 : 2),
@@ -135,11 +144,10 @@ export async function runB2(options: {
   const runs: B2Run[] = [];
   let runIndex = Math.floor(Math.random() * 100);
   for (let rep = 0; rep < config.reps; rep++) {
-    const impls = options.impls ?? ['ours', 'ws', 'raw'];
     const order: Impl[] = rep % 2 === 0 ? impls : [...impls].reverse();
     for (const impl of order) {
       log(`b2: ${impl}, repetition ${rep + 1}/${config.reps}`);
-      runs.push(await runOne(impl, rep, runIndex++, config));
+      runs.push(await runOne(impl, rep, runIndex++, { ...config, baseline: options.baseline }));
     }
   }
   if (options.profile) {
@@ -147,14 +155,14 @@ export async function runB2(options: {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const steps = [config.steps[config.steps.length - 1]];
-    for (const impl of options.impls ?? ['ours', 'ws'] as Impl[]) {
+    for (const impl of options.impls?.filter((i) => i !== 'raw') ?? ['ours', 'ws'] as Impl[]) {
       log(`b2: profiling the ${impl} server over the window at N=${steps[0]}`);
       runs.push(await runOne(impl, -1, runIndex++, { ...config, steps, profileDir: dir }));
     }
   }
 
   const summary: B2Result['summary'] = [];
-  for (const impl of options.impls ?? ['ours', 'ws', 'raw'] as Impl[]) {
+  for (const impl of impls) {
     for (const requested of config.steps) {
       const steps = runs.filter((r) => r.impl === impl && r.rep >= 0).map((r) => r.steps.find((s) => s.requested === requested)!).filter(Boolean);
       if (steps.length === 0) continue;
@@ -190,8 +198,10 @@ if (isMain(import.meta.url)) {
   // --what-if: ours against ours with the onTick change proposed for src/link/peer-link.ts (bench/b2/hb-server.ts).
   const whatIf = hasFlag('--what-if');
   const r = await runB2({
+    baseline: argValue('b2-baseline'),
     quick: hasFlag('--quick'), profile: !whatIf && !hasFlag('--no-profile'), steps, reps,
-    impls: whatIf ? ['ours', 'ours+tick-skip'] : undefined, out: whatIf ? 'b2-what-if' : undefined,
+    impls: whatIf ? ['ours', 'ours+tick-skip'] : argValue('impls')?.split(',') as Impl[] | undefined,
+    out: argValue('out') ?? (whatIf ? 'b2-what-if' : undefined),
   });
   renderResults();
   log(`b2 done in ${(r.durationMs / 1000).toFixed(0)} s`);

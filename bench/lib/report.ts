@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { B1Result, B1Summary, B2Result, B3Result, B4Result } from './results.js';
+import type { B1Result, B1Summary, B2Result, B3Result, B4Result, B5Result } from './results.js';
 import { BENCH_DIR, fmt, readResult, type MachineInfo, type Summary } from './common.js';
 import type { ProfileSummary } from './cpuprofile.js';
 
@@ -130,11 +130,29 @@ function b2Section(r: B2Result, whatIf?: B2Result): string {
   out.push('| N (peers) | impl | CPU % of one core | user / system % | per-second CPU % (min–max) | heap / peer (KiB) | marginal heap / peer (KiB) | RSS / peer (KiB) | timers (before → at N) | false lost | suspect |');
   out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const requested of r.config.steps) {
-    for (const impl of ['ours', 'ws', 'raw'] as const) {
+    for (const impl of ['baseline', 'ours', 'ws', 'raw'] as const) {
       const s = r.summary.find((x) => x.impl === impl && x.requested === requested);
       if (!s) continue;
       out.push(`| ${fmt(s.peers)} | ${impl} | ${range(s.cpuPct, 1)} | ${fmt(s.userPct?.median, 1)} / ${fmt(s.systemPct?.median, 1)} | ${fmt(s.perSecondPct.min, 1)}–${fmt(s.perSecondPct.max, 1)} | `
         + `${range(s.heapPerPeerBytes, 2, 1 / 1024)} | ${s.marginalHeapPerPeerBytes ? range(s.marginalHeapPerPeerBytes, 2, 1 / 1024) : '–'} | ${range(s.rssPerPeerBytes, 2, 1 / 1024)} | ${s.baselineTimers} → ${fmt(s.timers.max)} | ${s.falseLost} | ${s.suspect} |`);
+    }
+  }
+  out.push('');
+  if (r.summary.some((x) => x.impl === 'baseline')) {
+    out.push(`*baseline*: the library before this change (\`${r.config.baseline ?? '?'}\`, a checkout of the previous main with the same bench server), `
+      + 'alternated with the others in this run. Ratios are of medians in this run; targets: CPU ≤ 1.0 × ws and ≤ 1.1 × raw, heap per peer ≤ ws.', '');
+  }
+  out.push('| N (peers) | impl | CPU ÷ ws | CPU ÷ raw | heap per peer ÷ ws | CPU target | heap target |', '|---:|---|---:|---:|---:|---|---|');
+  for (const requested of r.config.steps) {
+    const ws = r.summary.find((x) => x.impl === 'ws' && x.requested === requested);
+    const raw = r.summary.find((x) => x.impl === 'raw' && x.requested === requested);
+    for (const impl of ['baseline', 'ours'] as const) {
+      const s = r.summary.find((x) => x.impl === impl && x.requested === requested);
+      if (!s || !ws || !raw) continue;
+      const cw = s.cpuPct.median / ws.cpuPct.median;
+      const cr = s.cpuPct.median / raw.cpuPct.median;
+      const hw = s.heapPerPeerBytes.median / ws.heapPerPeerBytes.median;
+      out.push(`| ${fmt(s.peers)} | ${impl} | ${fmt(cw, 2)} | ${fmt(cr, 2)} | ${fmt(hw, 2)} | ${yes(cw <= 1.0 && cr <= 1.1)} | ${yes(hw <= 1)} |`);
     }
   }
   out.push('');
@@ -231,17 +249,64 @@ function b4Section(r: B4Result): string {
   return out.join('\n');
 }
 
+function b5Section(r: B5Result): string {
+  const out: string[] = [];
+  out.push('## B5 — reconnect storm', '');
+  out.push(`Machine: ${machineLine(r.machine)}. Took ${fmt(r.durationMs / 1000)} s.`, '');
+  out.push('**Method.** One server process per (implementation, N, repetition) (`bench/b5/storm-server.ts`, fd limit raised as in B2), '
+    + `${r.config.reps} repetition(s), implementations alternated. N peers connect from two client processes (\`bench/b5/storm-clients.ts\`, real sockets, `
+    + 'real protocol, distinct loopback source addresses); every peer reconnects as `HeartbeatClient` does: on close it waits '
+    + `\`backoffDelay(attempt++)\` with the default reconnect options (${r.config.reconnect.initialDelayMs} ms × ${r.config.reconnect.factor}^attempt, `
+    + `capped at ${r.config.reconnect.maxDelayMs} ms, ±${r.config.reconnect.jitter * 100} % jitter) and a completed handshake resets the attempt count. `
+    + `Once all N are in and ${r.config.settleMs} ms have passed, the server restarts in-process: \`app.close()\` (ours says goodbye to every peer; `
+    + 'stock destroys the sockets), then a new app on the same port. The server measures itself from the restart until every peer is back: '
+    + 'CPU per 100 ms (`process.cpuUsage()`), event-loop delay (`monitorEventLoopDelay`, 10 ms resolution), peers back per second, repeats and omissions. '
+    + '*ours*: `HeartbeatServer`; a peer is back at its `joined` event on the new server (the lean peers of B2 with stable nodeIds: hello/welcome, '
+    + 'ping/pong at 1 Hz). *stock*: `Transport.TCP` (`ServerTCP`) with `@MessagePattern(\'hello\')`; each peer, on connect, sends the request a '
+    + '`ClientTCP` would (`{ pattern, data, id }` in Nest\'s framing) and can send again once it is answered (stock clients have no heartbeat). '
+    + '*Control (ours)*: a second `HeartbeatServer` in the same process as the storm server, never restarted, holds one real `HeartbeatClient` '
+    + 'app (`bench/b5/control-peer.ts`, defaults: suspect after 1,500 ms of silence) in its own process. The control peer judges the '
+    + 'storm process with its own detector, whose thresholds are *not* stretched by the storm process\'s loop lag, so a `suspect` there is a heartbeat '
+    + 'the storm delayed; the control server\'s view of the peer is counted too. SYNs dropped: the kernel\'s `ListenDrops` counter '
+    + '(per network namespace, so other jobs may add to it) read around the restart.', '');
+  out.push('| N (peers) | impl | all back after listening, ms | after the restart, ms | peak CPU % (100 ms) | mean CPU % | loop delay p99 / max ms | '
+    + 'back per s: peak / mean | lost after joining / back again | reported twice | missing | SYNs dropped | control: suspect / lost, longest silence ms |');
+  out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const requested of r.config.steps) {
+    for (const impl of ['ours', 'stock'] as const) {
+      const s = r.summary.find((x) => x.impl === impl && x.requested === requested);
+      if (!s) continue;
+      const incomplete = s.complete < s.n ? ` (${s.n - s.complete} of ${s.n} runs incomplete)` : '';
+      out.push(`| ${fmt(s.peers)} | ${impl} | ${range(s.allBackFromListeningMs)}${incomplete} | ${range(s.allBackFromRestartMs)} | ${range(s.cpuPeak100msPct)} | ${range(s.cpuMeanPct)} | `
+        + `${fmt(s.eldP99Ms.median, 0)} / ${fmt(s.eldMaxMs.median, 0)} (max ${fmt(s.eldMaxMs.max, 0)}) | ${fmt(s.handshakesPerSecondPeak.median)} / ${fmt(s.handshakesPerSecondMean.median)} | `
+        + `${s.lostAfterJoining} / ${s.repeats} | ${s.duplicates} | ${s.missing} | ${fmt(s.listenDrops.median)} | ${impl === 'ours' ? `${s.controlSuspect} / ${s.controlLost}, ${fmt(s.controlMaxSilenceMs.max)}` : '–'} |`);
+    }
+  }
+  out.push('');
+  const top = r.summary.find((s) => s.impl === 'ours' && s.requested === Math.max(...r.config.steps));
+  if (top) {
+    const inBound = top.complete === top.n && top.allBackFromListeningMs.max <= r.config.boundMs;
+    out.push(`**Targets at ${fmt(top.peers)} peers (ours).** All back within maxDelayMs + 2 s = ${fmt(r.config.boundMs)} ms of the server listening again: `
+      + `${yes(inBound)} (${top.complete}/${top.n} runs complete; ${range(top.allBackFromListeningMs)} ms). No peer reported twice or left out: `
+      + `${yes(top.duplicates === 0 && top.missing === 0)} (${top.duplicates} reported twice, ${top.missing} missing; ${top.lostAfterJoining} lost again after joining). Zero false suspects on the control peer: `
+      + `${yes(r.summary.filter((s) => s.impl === 'ours').every((s) => s.controlSuspect === 0 && s.controlLost === 0))}.`, '');
+  }
+  out.push(analysis('b5'));
+  return out.join('\n');
+}
+
 export function renderResults(): string {
   const b1 = readResult<B1Result>('b1');
   const b1ba = readResult<B1Result>('b1-before-after');
   const b2 = readResult<B2Result>('b2');
   const b3 = readResult<B3Result>('b3');
   const b4 = readResult<B4Result>('b4');
+  const b5 = readResult<B5Result>('b5');
   const run = readResult<{ startedAt: string; durationMs: number; machine: MachineInfo; parts: Record<string, number> }>('run');
   const out: string[] = [];
   out.push('# nest-heartbeat — benchmark results', '');
   out.push('Generated by `npm run bench` (bench/run.ts); each benchmark also runs alone: `node --import tsx bench/b1-throughput.ts`, '
-    + '`bench/b2-heartbeat-scale.ts`, `bench/b3-detection.ts`, `bench/b4-cluster.ts`. Raw data: `bench/results/*.json`. Everything runs on this machine over '
+    + '`bench/b2-heartbeat-scale.ts`, `bench/b3-detection.ts`, `bench/b4-cluster.ts`, `bench/b5-reconnect-storm.ts`. Raw data: `bench/results/*.json`. Everything runs on this machine over '
     + 'loopback (B3\'s cable pull over veth pairs into network namespaces; B4 against a local redis-server).', '');
   if (run) {
     out.push(`Last full run: ${run.startedAt}, ${fmt(run.durationMs / 1000)} s in total (${Object.entries(run.parts).map(([k, v]) => `${k} ${fmt(v / 1000)} s`).join(', ')}).  `);
@@ -254,6 +319,7 @@ export function renderResults(): string {
   if (b2) out.push(b2Section(b2, readResult<B2Result>('b2-what-if')));
   if (b3) out.push(b3Section(b3));
   if (b4) out.push(b4Section(b4));
+  if (b5) out.push(b5Section(b5));
   const text = `${out.join('\n').replace(/\n{3,}/g, '\n\n')}\n`;
   writeFileSync(join(BENCH_DIR, 'RESULTS.md'), text);
   return text;

@@ -47,7 +47,7 @@ export interface B1Result {
 }
 
 // B2: heartbeat scale (bench/b2-heartbeat-scale.ts)
-export type Impl = 'ours' | 'ws' | 'raw' | 'ours+tick-skip';
+export type Impl = 'ours' | 'ws' | 'raw' | 'ours+tick-skip' | 'baseline';
 
 export interface B2Step {
   requested: number;
@@ -83,7 +83,7 @@ export interface B2Run {
 export interface B2Result {
   benchmark: 'b2';
   machine: MachineInfo;
-  config: { intervalMs: number; steps: number[]; reps: number; windowMs: number; settleMs: number };
+  config: { intervalMs: number; steps: number[]; reps: number; windowMs: number; settleMs: number; baseline?: string };
   runs: B2Run[];
   summary: Array<{
     impl: Impl; requested: number; peers: number; cpuPct: Summary; userPct: Summary; systemPct: Summary; heapPerPeerBytes: Summary;
@@ -164,4 +164,44 @@ export interface B4Result {
   sizes: B4SizeRow[];
   reap: { peers: number; boundMs: number; firstMs: number; lastMs: number; events: number };
   targets: { p50Ms: number; p99Ms: number; idleOpsPerReplica: number; bytesPerPeer: number };
+}
+
+// B5: reconnect storm (bench/b5-reconnect-storm.ts)
+export type B5Impl = 'ours' | 'stock';
+
+export interface B5Restart {
+  expected: number; complete: boolean; back: number;
+  /** Peers back more than once (after a loss, or a new connection for stock). */
+  repeats: number;
+  /** `joined` for a peer already joined and not lost since: a peer reported twice. */
+  duplicates: number; lostOrLeftAfterRestart: number; lossReasons: Record<string, number>;
+  closeMs: number; listeningMs: number; allBackFromRestartMs: number | null; allBackFromListeningMs: number | null;
+  firstBackFromListeningMs: number | null; perSecond: number[]; handshakesPerSecondPeak: number; handshakesPerSecondMean: number | null;
+  cpuPeak100msPct: number; cpuMeanPct: number; cpuPer100ms: number[];
+  eventLoopDelayMs: { max: number; p99: number; p50: number; mean: number };
+  controlServerEvents: Record<string, number>;
+}
+
+export interface B5Run {
+  impl: B5Impl; rep: number; requested: number; peers: number; connectMs: number;
+  restart: B5Restart;
+  missing: number;
+  /** Kernel: connection attempts dropped because the accept queue was full, during the restart (system-wide). */
+  listenQueue: { overflows: number; drops: number };
+  clients: Array<{ dials: number; closes: number; maxAttempt: number; errors: Record<string, number>; open: number; loopDelayMaxMs: number; loopDelayP99Ms: number }>;
+  control?: { status: string | null; events: Record<string, number>; maxSilenceMs: number; rttMs: number | null };
+}
+
+export interface B5Result {
+  benchmark: 'b5';
+  machine: MachineInfo;
+  config: { steps: number[]; reps: number; settleMs: number; reconnect: { initialDelayMs: number; maxDelayMs: number; factor: number; jitter: number }; boundMs: number; suspectAfterMs: number };
+  runs: B5Run[];
+  summary: Array<{
+    impl: B5Impl; requested: number; peers: number; allBackFromListeningMs: Summary; allBackFromRestartMs: Summary;
+    cpuPeak100msPct: Summary; cpuMeanPct: Summary; eldMaxMs: Summary; eldP99Ms: Summary; handshakesPerSecondPeak: Summary;
+    handshakesPerSecondMean: Summary; repeats: number; duplicates: number; missing: number; lostAfterJoining: number; complete: number; n: number;
+    controlSuspect: number; controlLost: number; controlMaxSilenceMs: Summary; listenDrops: Summary;
+  }>;
+  durationMs: number;
 }

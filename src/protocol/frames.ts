@@ -99,6 +99,32 @@ export function isValidBeat(f: PingFrame | PongFrame): boolean {
     && (f.$hb === 'pong' || (f as PingFrame).rtt === undefined || (isFiniteNumber((f as PingFrame).rtt) && (f as PingFrame).rtt! >= 0));
 }
 
+const BYE_ENCODED = encodeFrame(BYE);
+
+/**
+ * A control frame as `encodeFrame` writes it. Ping and pong (nearly every frame on an idle link)
+ * are built from a template instead of going through JSON.stringify: their fields are finite
+ * numbers (checked on receipt, ours by construction), which print the same either way.
+ */
+export function encodeControl(frame: ControlFrame): string {
+  switch (frame.$hb) {
+    case 'pong': {
+      const json = `{"$hb":"pong","seq":${frame.seq},"t":${frame.t}}`;
+      return `${json.length}#${json}`;
+    }
+    case 'ping': {
+      const json = frame.rtt === undefined
+        ? `{"$hb":"ping","seq":${frame.seq},"t":${frame.t}}`
+        : `{"$hb":"ping","seq":${frame.seq},"t":${frame.t},"rtt":${frame.rtt}}`;
+      return `${json.length}#${json}`;
+    }
+    case 'bye':
+      return frame === BYE ? BYE_ENCODED : encodeFrame(frame);
+    default:
+      return encodeFrame(frame);
+  }
+}
+
 /** `<length>#<json>` where length counts UTF-16 code units, as Nest's JsonSocket does. */
 export function encodeFrame(frame: object): string {
   const json = JSON.stringify(frame);

@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { failFraming } from '../transport/nest-compat.js';
 import { FrameDecoder } from './frame-decoder.js';
-import { encodeFrame, type ControlFrame } from './frames.js';
+import { encodeControl, encodeFrame, type ControlFrame } from './frames.js';
 
 /** What the socket reports to the link that owns it. */
 export interface FrameListener {
@@ -136,7 +136,7 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
 
   sendControl(frame: ControlFrame): number {
     if (this.socket.destroyed || this.socket.writableEnded) return 0;
-    const data = encodeFrame(frame);
+    const data = encodeControl(frame);
     this.lastSentAt = this.now();
     if (this.outbox.length === 0) this.socket.write(data, 'utf8');
     else this.enqueue(data);

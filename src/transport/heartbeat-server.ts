@@ -9,6 +9,13 @@ import type { PeerLink } from '../link/peer-link.js';
 import { attachLink, frameAccepted, remoteAddress } from './attach-link.js';
 import { untrackSocket } from './nest-compat.js';
 
+/**
+ * Pending connections the kernel queues for accept (capped by net.core.somaxconn). Node's default,
+ * 511, overflows when thousands of peers reconnect at once after a restart (bench B5): the kernel
+ * drops their SYNs and each dropped peer waits for TCP's SYN retry (1, 3, 7, 15, 31 s), far beyond
+ * its own backoff.
+ */
+const LISTEN_BACKLOG = 8192;
 const ROUTE_MEMO_ENTRIES = 1000;
 const ROUTE_MEMO_MAX_CHARS = 1024;
 /** Errors of an established connection; the listening socket's own (EADDRINUSE…) are not among them. */
@@ -46,6 +53,17 @@ export class HeartbeatServer extends ServerTCP {
         socket.destroy();
       });
     }
+  }
+
+  /** Nest's listen, with a backlog sized for a reconnect storm. */
+  override listen(callback: (err?: unknown, ...optionalParams: unknown[]) => void): void {
+    this.server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err?.code === 'EADDRINUSE' || err?.code === 'ECONNREFUSED') {
+        this._status$.next('disconnected' as never);
+        callback(err);
+      }
+    });
+    this.server.listen(this.port, this.host, LISTEN_BACKLOG, callback);
   }
 
   /** The bound address once listening (useful with `port: 0`). */
@@ -116,7 +134,7 @@ export class HeartbeatServer extends ServerTCP {
     const framed = frameAccepted(socket, this.ctx);
     const link = attachLink(framed, 'inbound', this.ctx, remoteAddress(socket), { expect: this.config.server.authToken });
     this.sockets.set(link, socket);
-    void link.closed.then(() => this.sockets.delete(link));
+    socket.once('close', () => this.sockets.delete(link));
     return framed;
   }
 }
