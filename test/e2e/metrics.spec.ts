@@ -64,7 +64,9 @@ describe('OpenTelemetry metrics (meter "nest-heartbeat")', () => {
 
   it('counts events by type and reason, measures detection from the last frame, and gauges peers by status', async () => {
     server = await startServerApp({ nodeId: 'server', heartbeat });
-    const client = (nodeId: string) => new PeerProcess({ nodeId, heartbeat, clients: [{ name: 'SERVER', port: server!.port }] });
+    // The peers beat slower than the server, so the server is the side that pings each idle link
+    // (whichever side pings first keeps pinging: the other's pong resets its clock) and measures RTT.
+    const client = (nodeId: string) => new PeerProcess({ nodeId, heartbeat: { ...heartbeat, intervalMs: 2 * I }, clients: [{ name: 'SERVER', port: server!.port }] });
     const crash = client('crash');
     const hang = client('hang');
     await Promise.all([crash.ready(), hang.ready()]);
