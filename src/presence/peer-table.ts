@@ -88,6 +88,8 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
   private readonly changes = new Subject<void>();
   private readonly rttSamples = new Subject<number>();
   private cancelExpiry: (() => void) | undefined;
+  /** After application shutdown: links still closing report here, but nothing is scheduled any more. */
+  private stopped = false;
 
   /** Every presence event, hot; never errors. */
   readonly events$: Observable<PresenceEvent> = this.events.asObservable();
@@ -168,6 +170,7 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
 
   /** Suspect for the window; lost with the link's reason when it ends without the same incarnation back. */
   private openResumeWindow(entry: PeerEntry): void {
+    if (this.stopped) return;
     entry.cancelResume = this.clock.after(this.resumeWindowMs, () => {
       entry.cancelResume = undefined;
       if (entry.links.length === 0) this.update(entry);
@@ -195,6 +198,7 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
   }
 
   onApplicationShutdown(): void {
+    this.stopped = true;
     for (const entry of this.entries.values()) entry.cancelResume?.();
     this.cancelExpiry?.();
     this.cancelExpiry = undefined;
@@ -224,7 +228,7 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
 
   /** One timer, for the earliest departed peer's expiry. */
   private scheduleExpiry(): void {
-    if (this.cancelExpiry) return;
+    if (this.cancelExpiry || this.stopped) return;
     let earliest = Infinity;
     for (const entry of this.entries.values()) {
       if (entry.departedAt !== undefined) earliest = Math.min(earliest, entry.departedAt);
