@@ -92,7 +92,7 @@ export const clientStillUnreachable = (address: string, tries: number, err: stri
 export const clientReconnected = (peerId: string, address: string, tries: number, downMs: number) =>
   `reconnected to "${peerId}" at ${address} after ${attempts(tries)} (${(downMs / 1000).toFixed(1)} s down)`;
 export const peerJoined = (peerId: string, address: string) => `Peer "${peerId}" joined from ${address}`;
-export const peerSuspect = (peerId: string, silentMs: number) => `Peer "${peerId}" is suspect (silent for ${Math.round(silentMs)} ms)`;
+export const peerSuspect = (peerId: string, silentMs: number) => `Peer "${peerId}" is suspect (last heard ${Math.round(silentMs)} ms ago)`;
 export const peerRecovered = (peerId: string) => `Peer "${peerId}" recovered`;
 
 export const ioredisMissing = () =>
