@@ -12,6 +12,9 @@
 import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { emit, serveCommands } from '../lib/proc.js';
+import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
+
+const MAX_FRAME = 1024 * 1024;
 
 const impl = process.argv[2] === 'ws' ? 'ws' : 'ours';
 const port = Number(process.argv[3]);
@@ -21,7 +24,8 @@ const MAX_PENDING = 200;
 
 interface Peer {
   socket: Socket;
-  pending: string;
+  /** The library's own decoder: these peers frame exactly as ours do. */
+  decoder: FrameDecoder;
   lastSent: number;
   seq: number;
   open: boolean;
@@ -64,23 +68,13 @@ function onFrame(p: Peer, f: { $hb?: string; seq?: number; t?: number }): void {
 }
 
 function onData(p: Peer, chunk: string): void {
-  let buf = p.pending + chunk;
-  for (;;) {
-    const hash = buf.indexOf('#');
-    if (hash < 0) break;
-    const len = Number(buf.slice(0, hash));
-    if (buf.length - hash - 1 < len) break;
-    const body = buf.slice(hash + 1, hash + 1 + len);
-    buf = buf.slice(hash + 1 + len);
-    onFrame(p, JSON.parse(body));
-  }
-  p.pending = buf;
+  p.decoder.push(chunk, (frame) => onFrame(p, frame));
 }
 
 function openOurs(localAddress: string): Promise<void> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port, localAddress });
-    const p: Peer = { socket, pending: '', lastSent: Date.now(), seq: 0, open: false, settle: resolve };
+    const p: Peer = { socket, decoder: new FrameDecoder(MAX_FRAME), lastSent: Date.now(), seq: 0, open: false, settle: resolve };
     socket.setEncoding('utf8');
     socket.setNoDelay(true);
     socket.on('connect', () => send(p, { $hb: 'hello', v: 1, id: `lean-${process.pid}-${serial++}`, meta: {} }));

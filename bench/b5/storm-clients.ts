@@ -20,6 +20,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { backoffDelay } from '../../src/transport/backoff.js';
 import { DEFAULT_RECONNECT } from '../../src/heartbeat.constants.js';
 import { emit, serveCommands } from '../lib/proc.js';
+import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
+
+const MAX_FRAME = 1024 * 1024;
 
 const impl = process.argv[2] === 'stock' ? 'stock' : 'ours';
 const port = Number(process.argv[3]);
@@ -32,7 +35,8 @@ interface Peer {
   id: string;
   index: number;
   socket: Socket | null;
-  pending: string;
+  /** The library's own decoder: these peers frame exactly as ours do. */
+  decoder: FrameDecoder;
   lastSent: number;
   seq: number;
   open: boolean;
@@ -85,17 +89,7 @@ function onFrame(p: Peer, f: { $hb?: string; seq?: number; t?: number; response?
 }
 
 function onData(p: Peer, chunk: string): void {
-  let buf = p.pending + chunk;
-  for (;;) {
-    const hash = buf.indexOf('#');
-    if (hash < 0) break;
-    const len = Number(buf.slice(0, hash));
-    if (buf.length - hash - 1 < len) break;
-    const body = buf.slice(hash + 1, hash + 1 + len);
-    buf = buf.slice(hash + 1 + len);
-    onFrame(p, JSON.parse(body));
-  }
-  p.pending = buf;
+  p.decoder.push(chunk, (frame) => onFrame(p, frame));
 }
 
 function dial(p: Peer): void {
@@ -105,7 +99,7 @@ function dial(p: Peer): void {
   const localAddress = addresses[(Math.floor(p.index / PER_ADDRESS) + p.dials) % addresses.length];
   const socket = connect({ host: '127.0.0.1', port, localAddress });
   p.socket = socket;
-  p.pending = '';
+  p.decoder = new FrameDecoder(MAX_FRAME);
   socket.setEncoding('utf8');
   socket.setNoDelay(true);
   socket.on('connect', () => {
@@ -149,7 +143,7 @@ async function connectMany(count: number) {
     while (inFlight >= MAX_PENDING) await new Promise<void>((resolve) => (slot = resolve));
     inFlight++;
     const index = peers.length;
-    const p: Peer = { id: `${prefix}-${index}`, index, socket: null, pending: '', lastSent: Date.now(), seq: 0, open: false, attempt: 0, dials: 0, settle: null };
+    const p: Peer = { id: `${prefix}-${index}`, index, socket: null, decoder: new FrameDecoder(MAX_FRAME), lastSent: Date.now(), seq: 0, open: false, attempt: 0, dials: 0, settle: null };
     peers.push(p);
     tasks.push(new Promise<void>((resolve) => {
       p.settle = resolve;
