@@ -35,6 +35,12 @@ function timersOf(resources: Record<string, number>): number {
   return (resources.Timeout ?? 0) + (resources.Immediate ?? 0);
 }
 
+/** Pings the clients answered (sent by the server) and sent themselves, over both client processes. */
+async function clientPings(clients: Child[]): Promise<{ answered: number; sent: number }> {
+  const all = await Promise.all(clients.map((c) => c.request({ cmd: 'status' })));
+  return { answered: all.reduce((s, a) => s + a.pingsAnswered, 0), sent: all.reduce((s, a) => s + a.pingsSent, 0) };
+}
+
 async function waitUntil(what: string, pred: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await pred())) {
@@ -90,7 +96,10 @@ async function runOne(impl: Impl, rep: number, runIndex: number, opts: {
       current = peers;
       await sleep(opts.settleMs);
       const profile = opts.profileDir && requested === opts.steps[opts.steps.length - 1] ? join(opts.profileDir, `window-${impl}.cpuprofile`) : undefined;
+      const pingsBefore = await clientPings(clients);
       const window = await server.request({ cmd: 'window', ms: opts.windowMs, profile }, opts.windowMs + 30_000);
+      const pingsAfter = await clientPings(clients);
+      const perPeerSecond = (n: number) => n / peers / (window.elapsedMs / 1000);
       const snap = await server.request({ cmd: 'snapshot' });
       const step: B2Step = {
         requested, peers, connectMs,
@@ -106,10 +115,14 @@ async function runOne(impl: Impl, rep: number, runIndex: number, opts: {
         lostSoFar: snap.counts.lost ?? 0,
         suspectSoFar: snap.counts.suspect ?? 0,
         connections: snap.connections,
+        // Who pinged during the window: the protocol needs ~1 ping per link per interval from either side.
+        serverPingsPerPeerSecond: perPeerSecond(pingsAfter.answered - pingsBefore.answered),
+        clientPingsPerPeerSecond: perPeerSecond(pingsAfter.sent - pingsBefore.sent),
       };
       run.steps.push(step);
       log(`b2 ${impl} rep ${rep} N=${peers}: cpu ${window.cpuPct.toFixed(1)}% heap/peer ${(step.heapPerPeerBytes / 1024).toFixed(2)} KiB `
-        + `rss/peer ${(step.rssPerPeerBytes / 1024).toFixed(2)} KiB timers ${step.timers} lost ${step.lostSoFar} (connect ${connectMs} ms)`);
+        + `rss/peer ${(step.rssPerPeerBytes / 1024).toFixed(2)} KiB timers ${step.timers} lost ${step.lostSoFar} (connect ${connectMs} ms) `
+        + `pings/peer/s server ${step.serverPingsPerPeerSecond.toFixed(2)} client ${step.clientPingsPerPeerSecond.toFixed(2)}`);
     }
     for (const c of clients) await c.request({ cmd: 'close' }).catch(() => undefined);
     for (const c of clients) await c.stop(5000);

@@ -54,7 +54,7 @@ export interface B2Step {
   peers: number;
   connectMs: number;
   window: {
-    cpuPct: number; userPct: number; systemPct: number; perSecondPct: number[]; eventLoopUtilization: number;
+    elapsedMs: number; cpuPct: number; userPct: number; systemPct: number; perSecondPct: number[]; eventLoopUtilization: number;
     eventsDuringWindow: Record<string, number>;
   };
   heapUsed: number;
@@ -68,6 +68,9 @@ export interface B2Step {
   lostSoFar: number;
   suspectSoFar: number;
   connections: number;
+  /** Pings per peer per second during the window, sent by the server (answered by the clients) and by the clients. */
+  serverPingsPerPeerSecond: number;
+  clientPingsPerPeerSecond: number;
 }
 
 export interface B2Run {

@@ -7,19 +7,40 @@ import { LoopLag } from './loop-lag.js';
 
 /** Anything the shared tick drives. */
 export interface TickTarget {
-  onTick(now: number): void;
+  /** Called by a tick; returns the clock reading before which it has nothing to do. */
+  onTick(now: number): number;
+  /** The ticker's bookkeeping: the wheel slot the target waits in, NOT_TICKED when none. */
+  tickSlot: number;
 }
+
+/** A target's `tickSlot` when it is not driven by the ticker. */
+export const NOT_TICKED = -1;
+
+/**
+ * Slots of the wheel, in ticks. A target due further ahead waits in the last slot and is asked
+ * again then (a handshake deadline is the only such case: every other wait is at most one interval).
+ */
+const WHEEL_SLOTS = 64;
 
 /**
  * The detector's clock: one shared RxJS interval for every link of the process, not a timer
  * per peer, so the number of timers does not grow with the number of peers. It runs only while
  * there are links, and measures its own lateness as this process's event-loop lag. It decides
  * nothing: the rule is in failure-detector.ts.
+ *
+ * A tick visits only the links that can have something due (a timing wheel of slots one tick
+ * wide): each link says when it next can, so an idle link is visited about once an interval
+ * instead of on every tick (bench B2: scanning 20,000 links ten times a second was ~5 % of the
+ * server's busy time).
  */
 @Injectable()
 export class HeartbeatTicker implements OnApplicationShutdown {
   readonly tickMs: number;
-  private readonly targets = new Set<TickTarget>();
+  /** Slot k (absolute: time / tickMs) is wheel[k % WHEEL_SLOTS]; entries whose target moved on are skipped. */
+  private readonly wheel: TickTarget[][] = Array.from({ length: WHEEL_SLOTS }, () => []);
+  /** The first slot no tick has processed yet. */
+  private nextSlot = 0;
+  private count = 0;
   private readonly lag: LoopLag;
   private subscription: Subscription | undefined;
   private dueAt = 0;
@@ -65,40 +86,79 @@ export class HeartbeatTicker implements OnApplicationShutdown {
   }
 
   get size(): number {
-    return this.targets.size;
+    return this.count;
   }
 
   get running(): boolean {
     return this.subscription !== undefined;
   }
 
+  /** Drives `target` from the next tick on. */
   add(target: TickTarget): void {
-    this.targets.add(target);
+    if (target.tickSlot !== NOT_TICKED) return;
     if (!this.subscription) {
+      this.nextSlot = this.slotOf(this.now()) + 1;
       this.dueAt = this.now() + this.tickMs;
       this.subscription = interval(this.tickMs, this.scheduler).subscribe(() => this.tick());
     }
+    this.count++;
+    this.place(target, this.nextSlot);
   }
 
   remove(target: TickTarget): void {
-    this.targets.delete(target);
-    if (this.targets.size === 0) this.stop();
+    if (target.tickSlot === NOT_TICKED) return;
+    target.tickSlot = NOT_TICKED;
+    if (--this.count === 0) this.stop();
+  }
+
+  /** The target has something due earlier than it last said: the next tick visits it. */
+  wake(target: TickTarget): void {
+    if (target.tickSlot !== NOT_TICKED && target.tickSlot > this.nextSlot) this.place(target, this.nextSlot);
   }
 
   onApplicationShutdown(): void {
-    this.targets.clear();
     this.stop();
   }
 
   private stop(): void {
     this.subscription?.unsubscribe();
     this.subscription = undefined;
+    for (let i = 0; i < WHEEL_SLOTS; i++) {
+      for (const target of this.wheel[i]) target.tickSlot = NOT_TICKED;
+      this.wheel[i] = [];
+    }
+    this.count = 0;
+  }
+
+  /** The slot a clock reading falls in. Floored: a target can be visited up to a tick early (it says so and waits on). */
+  private slotOf(t: number): number {
+    return Math.floor(t / this.tickMs);
+  }
+
+  private place(target: TickTarget, slot: number): void {
+    target.tickSlot = slot;
+    this.wheel[slot % WHEEL_SLOTS].push(target);
   }
 
   private tick(): void {
     const now = this.now();
     this.lag.record(now, this.dueAt);
     this.dueAt = now + this.tickMs;
-    for (const target of this.targets) target.onTick(now);
+    // Every slot up to now's, each once (after a stall of more than the wheel, all of them).
+    const from = this.nextSlot;
+    const to = Math.min(this.slotOf(now), from + WHEEL_SLOTS - 1);
+    this.nextSlot = Math.max(from, this.slotOf(now) + 1);
+    const horizon = this.nextSlot + WHEEL_SLOTS - 1;
+    for (let slot = from; slot <= to; slot++) {
+      const due = this.wheel[slot % WHEEL_SLOTS];
+      if (due.length === 0) continue;
+      this.wheel[slot % WHEEL_SLOTS] = [];
+      for (const target of due) {
+        if (target.tickSlot !== slot) continue; // moved to another slot, or removed
+        const quietUntil = target.onTick(now);
+        // Unless onTick removed it (the link closed), it waits for its next due time.
+        if (target.tickSlot === slot) this.place(target, Math.min(horizon, Math.max(this.nextSlot, this.slotOf(quietUntil))));
+      }
+    }
   }
 }

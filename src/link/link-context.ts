@@ -57,11 +57,13 @@ export interface LinkContext {
   /** A peer with more than this queued and unread is cut. */
   maxQueuedBytes: number;
   keepAlive: ResolvedHeartbeatOptions['keepAlive'];
-  clock: Pick<HeartbeatTicker, 'now' | 'blockedSince' | 'after' | 'add' | 'remove'>;
+  clock: Pick<HeartbeatTicker, 'now' | 'blockedSince' | 'after' | 'add' | 'remove' | 'wake'>;
   reporter: LinkReporter;
   logger: Logger;
   /** Logs `message` once for all the links of this server or client. */
   warnOnce(key: string, message: string): void;
+  /** Told once, when a link's socket has closed (the server forgets the link). */
+  released?: (link: LinkView) => void;
 }
 
 export function createLinkContext(

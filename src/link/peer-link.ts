@@ -1,6 +1,7 @@
 import {
   afterBeat, afterSilence, detectionRule, judgeSilence, nextDue, pingDue, type DetectionRule, type LinkStatus,
 } from '../detector/failure-detector.js';
+import { NOT_TICKED } from '../detector/heartbeat-ticker.js';
 import { smoothRtt } from '../detector/rtt.js';
 import { HandshakeError } from '../errors/handshake.error.js';
 import { CLOSE_GRACE_MS, MAX_PING_STRIKES } from '../heartbeat.constants.js';
@@ -74,11 +75,10 @@ export class PeerLink implements FrameListener, LinkView {
   /** Inbound: when the peer last pinged, and how often it pinged sooner than the floor. */
   private lastPingAt = -Infinity;
   private pingStrikes = 0;
-  /**
-   * Clock reading before which no tick can have anything to do on this link (see onTick): 0 =
-   * check on every tick. Most ticks then cost one comparison per link instead of the full rule.
-   */
+  /** Clock reading before which no tick can have anything to do on this link (see onTick); 0 = the next tick. */
   private quietUntil = 0;
+  /** The ticker's bookkeeping (see HeartbeatTicker). */
+  tickSlot = NOT_TICKED;
 
   constructor(
     readonly direction: 'inbound' | 'outbound',
@@ -148,39 +148,40 @@ export class PeerLink implements FrameListener, LinkView {
     this.fail('protocol-error', error.message);
   }
 
-  /** Called by the shared tick. */
-  onTick(now: number): void {
-    if (now < this.quietUntil) return;
+  /** Called by the shared tick; returns when the tick can next have something to do here. */
+  onTick(now: number): number {
+    if (now < this.quietUntil) return this.quietUntil; // visited a little early (the wheel's slots are a tick wide)
+    this.quietUntil = this.check(now);
+    return this.quietUntil;
+  }
+
+  /** The tick's work: handshake deadline, slow reader, silence verdict, ping. Returns the next due time. */
+  private check(now: number): number {
     if (this._phase === 'handshaking') {
-      if (now - this.connectedAt > this.ctx.handshakeTimeoutMs) {
-        this.fail('protocol-error', messages.handshakeTimedOut(this.ctx.handshakeTimeoutMs));
-      } else {
-        this.quietUntil = this.connectedAt + this.ctx.handshakeTimeoutMs; // open() resets it
-      }
-      return;
+      if (now - this.connectedAt <= this.ctx.handshakeTimeoutMs) return this.connectedAt + this.ctx.handshakeTimeoutMs;
+      this.fail('protocol-error', messages.handshakeTimedOut(this.ctx.handshakeTimeoutMs));
+      return Infinity;
     }
-    if (this._phase !== 'open') return;
+    if (this._phase !== 'open') return Infinity;
     // Every open link, stock clients included: replies queue here for a peer that does not read.
     if (this.transport.writableLength > this.ctx.maxQueuedBytes) {
       this.fail('protocol-error', messages.slowReader(this.transport.writableLength));
-      return;
+      return Infinity;
     }
-    if (!this._managed || this._cause !== undefined) {
-      this.quietUntil = now + this.rule.pingAfterMs; // the slow-reader check, once an interval
-      return;
-    }
+    // Unmanaged or ending: only the slow-reader check, once an interval.
+    if (!this._managed || this._cause !== undefined) return now + this.rule.pingAfterMs;
     const silence = now - this._lastHeardAt;
     const next = afterSilence(this._status, judgeSilence(silence, this.rule, this.ctx.clock.blockedSince(this._lastHeardAt)));
     if (next === 'lost') {
       this.fail('heartbeat-timeout', messages.peerSilent(silence));
-      return;
+      return Infinity;
     }
     this.setStatus(next);
     if (pingDue(now, this.transport.lastSentAt, this.rule)) {
       this._stats.pingsSent++;
       this.send(ping(++this.seq, now, this._rttMs));
     }
-    this.quietUntil = nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.rule);
+    return nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.rule);
   }
 
   /** The socket reported an error; the first one is the kernel's verdict on the close that follows. */
@@ -196,6 +197,7 @@ export class PeerLink implements FrameListener, LinkView {
     this._cause ??= causeFromSocketError(this.socketError);
     this.cancelGrace?.();
     this.ctx.clock.remove(this);
+    this.ctx.released?.(this);
     this.resolveClosed?.();
     if (wasOpen) {
       this.ctx.reporter.closed(this);
@@ -246,7 +248,7 @@ export class PeerLink implements FrameListener, LinkView {
   private setStatus(next: LinkStatus): void {
     if (next === this._status) return;
     this._status = next;
-    this.quietUntil = 0; // alive again: the (lower) suspect threshold applies from the new beat
+    this.wakeUp(); // alive again: the (lower) suspect threshold applies from the new beat
     if (next === 'suspect') this._stats.suspectCount++;
     this.ctx.reporter.changed(this);
   }
@@ -363,7 +365,7 @@ export class PeerLink implements FrameListener, LinkView {
     this._peerId = peerId;
     this._metadata = metadata;
     this._phase = 'open';
-    this.quietUntil = 0;
+    this.wakeUp();
     this.ctx.reporter.opened(this);
   }
 
@@ -375,6 +377,12 @@ export class PeerLink implements FrameListener, LinkView {
 
   private unexpected(kind: unknown): void {
     this.fail('protocol-error', messages.unexpectedControlFrame(kind, this._phase));
+  }
+
+  /** Something can be due sooner than the tick was told: the next tick looks at this link. */
+  private wakeUp(): void {
+    this.quietUntil = 0;
+    this.ctx.clock.wake(this);
   }
 
   private send(frame: ControlFrame): void {

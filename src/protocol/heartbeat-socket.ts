@@ -1,7 +1,7 @@
 import { TcpSocket } from '@nestjs/microservices';
 import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import { failFraming } from '../transport/nest-compat.js';
+import { failFraming, LISTENER_SINK } from '../transport/nest-compat.js';
 import { FrameDecoder } from './frame-decoder.js';
 import { encodeControl, encodeFrame, type ControlFrame } from './frames.js';
 
@@ -11,12 +11,38 @@ export interface FrameListener {
   onFrame(frame: Record<string, unknown>, length: number): boolean;
   /** The byte stream cannot be parsed; the listener closes the link. */
   onProtocolError(error: Error): void;
+  /** The socket reported an error (the first one is the kernel's verdict on the close that follows). */
+  onSocketError(error: NodeJS.ErrnoException): void;
+  /** The socket closed. */
+  onTransportClosed(): void;
 }
 
-/** How a socket frames: its frame limit and the clock its send times are read on. */
+/**
+ * How a socket frames: its frame limit, the clock its send times are read on, and where data
+ * frames go. One object per server or client, shared by all its sockets.
+ */
 export interface FramingOptions {
   maxFrameBytes: number;
   now: () => number;
+  /**
+   * Data frames for Nest. Without it they are emitted as `message` on the socket (ClientTCP
+   * listens there); the server takes them here, with no listener per socket.
+   */
+  onMessage?: (socket: HeartbeatSocket, message: Record<string, unknown>) => void;
+}
+
+/** The HeartbeatSocket of a net.Socket, for the listeners below (shared by every socket). */
+const OWNER = Symbol('heartbeatSocket');
+type OwnedSocket = Socket & { [OWNER]: HeartbeatSocket };
+
+function onSocketData(this: OwnedSocket, data: Buffer | string): void {
+  this[OWNER].received(data);
+}
+function onSocketError(this: OwnedSocket, error: NodeJS.ErrnoException): void {
+  this[OWNER].failed(error);
+}
+function onSocketClose(this: OwnedSocket): void {
+  this[OWNER].closed();
 }
 
 /** What a link needs of its socket; the detector's unit tests implement it in memory. */
@@ -79,7 +105,7 @@ const FLUSH_CHARS = 16 * 1024;
 export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   private listener: FrameListener | null = null;
   lastSentAt: number;
-  private readonly now: () => number;
+  private readonly options: FramingOptions;
   /** Null once the byte stream was refused: nothing more is read. */
   private decoder: FrameDecoder | null;
   /** Created on the first chunk that ends inside a multi-byte character; ASCII-ending chunks need none. */
@@ -94,9 +120,17 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   private directTurn = -1;
 
   constructor(socket: Socket, options: FramingOptions) {
-    super(socket);
+    // TcpSocket's constructor would hang four closures per socket on it (~0.5 KiB per peer with
+    // their contexts and listener arrays, bench B2): it gets a sink, and the socket gets three
+    // listeners shared by every socket, which find this object through OWNER.
+    super(LISTENER_SINK);
+    (this as { socket: Socket }).socket = socket;
+    (socket as OwnedSocket)[OWNER] = this;
+    socket.on('data', onSocketData);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    this.options = options;
     this.decoder = new FrameDecoder(options.maxFrameBytes);
-    this.now = options.now;
     this.lastSentAt = options.now();
   }
 
@@ -123,7 +157,7 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   }
 
   protected handleSend(message: unknown, callback?: (err?: unknown) => void): void {
-    this.lastSentAt = this.now();
+    this.lastSentAt = this.options.now();
     const data = encodeFrame(message as object);
     // The first frame of a turn goes out at once: a lone request or reply waits for nothing.
     if (this.outbox.length === 0 && this.directTurn !== currentTurn()) {
@@ -137,7 +171,7 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   sendControl(frame: ControlFrame): number {
     if (this.socket.destroyed || this.socket.writableEnded) return 0;
     const data = encodeControl(frame);
-    this.lastSentAt = this.now();
+    this.lastSentAt = this.options.now();
     if (this.outbox.length === 0) this.socket.write(data, 'utf8');
     else this.enqueue(data);
     return data.length;
@@ -172,6 +206,28 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
     }
   }
 
+  /** @internal The socket's `data` (what TcpSocket's own listener would do). */
+  received(data: Buffer | string): void {
+    this.handleData(data);
+  }
+
+  /** @internal The socket's `error`: no more sends, and the link learns the kernel's verdict. */
+  failed(error: NodeJS.ErrnoException): void {
+    this.markClosed();
+    this.listener?.onSocketError(error);
+  }
+
+  /** @internal The socket's `close`. */
+  closed(): void {
+    this.markClosed();
+    this.listener?.onTransportClosed();
+  }
+
+  /** TcpSocket's `sendMessage` fails fast once this is set (its own listeners would set it). */
+  private markClosed(): void {
+    (this as unknown as { isClosed: boolean }).isClosed = true;
+  }
+
   protected handleData(data: Buffer | string): void {
     const decoder = this.decoder;
     if (decoder === null) return;
@@ -191,7 +247,9 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   /** @internal Called by the decoder for each frame. */
   onDecodedFrame(frame: Record<string, unknown>, length: number): void {
     if (this.decoder === null) return;
-    if (!this.listener || this.listener.onFrame(frame, length)) this.socket.emit('message', frame);
+    if (this.listener && !this.listener.onFrame(frame, length)) return;
+    if (this.options.onMessage) this.options.onMessage(this, frame);
+    else this.socket.emit('message', frame);
   }
 
   private enqueue(data: string, callback?: (err?: unknown) => void): void {

@@ -5,8 +5,8 @@ import { HeartbeatSocket } from '../protocol/heartbeat-socket.js';
 import { applyKeepAlive } from './keepalive.js';
 
 /**
- * The one place a socket becomes a heartbeat link, for both sides: frames go to the link, the
- * socket's first error and its close become the link's close cause, and kernel keepalive is set
+ * The one place a socket becomes a heartbeat link, for both sides: frames, the socket's errors
+ * and its close go to the link (through the socket's shared listeners), and kernel keepalive is set
  * once the socket has a descriptor (accepted: now; outbound: on connect, where the link also
  * says hello before any data).
  */
@@ -16,8 +16,6 @@ export function attachLink(
   const socket = framed.netSocket;
   const link = new PeerLink(direction, address, framed, ctx, auth);
   framed.bindListener(link);
-  socket.on('error', (error: NodeJS.ErrnoException) => link.onSocketError(error));
-  socket.on('close', () => link.onTransportClosed());
   if (direction === 'inbound') {
     applyKeepAlive(socket, ctx.keepAlive);
   } else {
@@ -27,11 +25,6 @@ export function attachLink(
     });
   }
   return link;
-}
-
-/** An accepted socket's framing, from the link context. */
-export function frameAccepted(socket: Socket, ctx: LinkContext): HeartbeatSocket {
-  return new HeartbeatSocket(socket, { maxFrameBytes: ctx.maxFrameBytes, now: () => ctx.clock.now() });
 }
 
 export function remoteAddress(socket: Socket): string {

@@ -5,9 +5,9 @@ import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import * as messages from '../heartbeat.messages.js';
 import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../interfaces/heartbeat-options.interface.js';
 import { createLinkContext, type LinkContext, type LinkReporter } from '../link/link-context.js';
-import type { PeerLink } from '../link/peer-link.js';
-import { attachLink, frameAccepted, remoteAddress } from './attach-link.js';
-import { untrackSocket } from './nest-compat.js';
+import type { LinkAuth, PeerLink } from '../link/peer-link.js';
+import { HeartbeatSocket, type FramingOptions } from '../protocol/heartbeat-socket.js';
+import { attachLink, remoteAddress } from './attach-link.js';
 
 /**
  * Pending connections the kernel queues for accept (capped by net.core.somaxconn). Node's default,
@@ -30,10 +30,14 @@ const CONNECTION_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNR
  * `NestFactory.createMicroservice(AppModule, { inject: [HeartbeatServer], useFactory: (s) => ({ strategy: s }) })`.
  */
 export class HeartbeatServer extends ServerTCP {
-  private readonly sockets = new Map<PeerLink, Socket>();
+  /** Open and handshaking links; a link leaves when its socket closes. */
+  private readonly links = new Set<PeerLink>();
   /** Route of each pattern string that has a handler (bounded: patterns come from the wire). */
   private readonly routes = new Map<string, string>();
   private readonly ctx: LinkContext;
+  /** Shared by every accepted socket: nothing per socket but the socket, its framing and its link. */
+  private readonly framing: FramingOptions;
+  private readonly auth: LinkAuth;
 
   constructor(
     private readonly config: ResolvedHeartbeatOptions & { server: ResolvedServerOptions },
@@ -41,11 +45,20 @@ export class HeartbeatServer extends ServerTCP {
     table: LinkReporter,
   ) {
     const server = config.server;
-    // A TLS connection reaches getSocketInstance (and its handshake deadline) only once TLS is
+    // A TLS connection reaches bindHandler (and its handshake deadline) only once TLS is
     // established: bound the TLS handshake itself by handshakeTimeoutMs too (Node's default: 120 s).
     const tlsOptions = server.tlsOptions && { handshakeTimeout: config.limits.handshakeTimeoutMs, ...server.tlsOptions };
     super({ host: server.host, port: server.port, tlsOptions });
     this.ctx = createLinkContext(config, ticker, table, new Logger(HeartbeatServer.name));
+    this.ctx.released = (link) => this.links.delete(link as PeerLink);
+    this.auth = { expect: server.authToken };
+    const onHandlerError = (error: unknown) => this.handleError(error);
+    this.framing = {
+      maxFrameBytes: this.ctx.maxFrameBytes,
+      now: () => ticker.now(),
+      // What Nest's bindHandler does with each message, without its listeners per socket.
+      onMessage: (socket, message) => void this.handleMessage(socket, message).catch(onHandlerError),
+    };
     if (tlsOptions) {
       // Node reports a failed or timed-out TLS handshake here but leaves the socket open.
       (this.server as unknown as Server).on('tlsClientError', (error: Error & { code?: string }, socket: Socket) => {
@@ -74,7 +87,7 @@ export class HeartbeatServer extends ServerTCP {
 
   /** Links currently open or handshaking. */
   get connections(): number {
-    return this.sockets.size;
+    return this.links.size;
   }
 
   /**
@@ -84,10 +97,7 @@ export class HeartbeatServer extends ServerTCP {
    * within its close grace.
    */
   override close(): void {
-    for (const [link, socket] of this.sockets) {
-      link.sayGoodbye();
-      untrackSocket(this, socket);
-    }
+    for (const link of this.links) link.sayGoodbye();
     super.close();
   }
 
@@ -130,11 +140,14 @@ export class HeartbeatServer extends ServerTCP {
     return super.handleEvent(pattern, packet, context);
   }
 
-  protected override getSocketInstance(socket: Socket): TcpSocket {
-    const framed = frameAccepted(socket, this.ctx);
-    const link = attachLink(framed, 'inbound', this.ctx, remoteAddress(socket), { expect: this.config.server.authToken });
-    this.sockets.set(link, socket);
-    socket.once('close', () => this.sockets.delete(link));
-    return framed;
+  /**
+   * Each accepted socket: framing and a link, and nothing else per socket. Nest's own bindHandler
+   * adds three closures (its `message` and `error` listeners and the `openSockets` entry's
+   * `close` listener); here data frames reach `handleMessage` through the shared framing
+   * options, socket errors are the link's (see handleError), and `close()` ends every link.
+   */
+  override bindHandler(socket: Socket): void {
+    const framed = new HeartbeatSocket(socket, this.framing);
+    this.links.add(attachLink(framed, 'inbound', this.ctx, remoteAddress(socket), this.auth));
   }
 }

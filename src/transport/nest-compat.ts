@@ -1,21 +1,12 @@
-import type { ServerTCP, TcpSocket } from '@nestjs/microservices';
+import type { TcpSocket } from '@nestjs/microservices';
 import type { Socket } from 'node:net';
 
 /**
  * The differences between the Nest 11 and Nest 12 TCP internals we build on, in one place.
- * Everything else (ServerTCP's `getSocketInstance` / `getRouteFromPattern`, ClientTCP's
+ * Everything else (ServerTCP's `bindHandler` / `handleMessage` / `getRouteFromPattern`, ClientTCP's
  * `createSocket` / `handleClose` / `routingMap`, TcpSocket's `handleSend` / `handleData`)
  * is the same in @nestjs/microservices 11.1 … 12.
  */
-
-/**
- * Stops ServerTCP's `close()` from destroying a socket we close ourselves (after a goodbye).
- * ServerTCP tracks accepted sockets in `openSockets` from 11.2.5 on; before that it destroys
- * none on close, so there is nothing to untrack.
- */
-export function untrackSocket(server: ServerTCP, socket: Socket): void {
-  (server as unknown as { openSockets?: Set<Socket> }).openSockets?.delete(socket);
-}
 
 /**
  * Surfaces a framing error on the socket and destroys it (a peer that sends garbage cannot be
@@ -31,3 +22,11 @@ export function failFraming(socket: TcpSocket, error: Error): void {
     socket.netSocket.destroy();
   }
 }
+
+/**
+ * What HeartbeatSocket hands TcpSocket's constructor instead of its socket: in Nest 11.1 … 12 the
+ * constructor stores the socket and calls `on` four times on it (data, connect, close, error),
+ * a closure each. HeartbeatSocket sets the socket itself and attaches listeners shared by every
+ * socket, so those closures are made and dropped without ever being attached.
+ */
+export const LISTENER_SINK = { on() { return this; } } as unknown as Socket;

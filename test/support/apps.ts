@@ -1,7 +1,8 @@
 import { freePort } from './ports.js';
 import { Controller, Module, type INestApplicationContext, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { EventPattern, MessagePattern } from '@nestjs/microservices';
+import { Ctx, EventPattern, MessagePattern, type TcpContext } from '@nestjs/microservices';
+import { readSocketOptions } from './sockopt.js';
 import {
   HeartbeatModule, HeartbeatServer, PresenceService, type HeartbeatModuleOptions, type PresenceEvent,
 } from '../../src/index.js';
@@ -19,6 +20,10 @@ export class EchoController {
     handled.push({ pattern: 'slow', data });
     await new Promise((r) => setTimeout(r, data.ms));
     return data;
+  }
+  /** The accepted socket's options, read back from the kernel, as a handler sees its socket. */
+  @MessagePattern('socket-options') socketOptions(_data: unknown, @Ctx() ctx: TcpContext) {
+    return readSocketOptions(ctx.getSocketRef().netSocket);
   }
   @EventPattern('note') note(data: unknown) {
     handled.push({ pattern: 'note', data });
