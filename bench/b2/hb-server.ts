@@ -17,7 +17,7 @@ import type { MicroserviceOptions } from '@nestjs/microservices';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { createServer, type Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { HeartbeatModule, HeartbeatServer, PresenceService } from '../../src/index.js';
 import { PeerLink } from '../../src/link/peer-link.js';
@@ -194,6 +194,8 @@ async function snapshot() {
 async function measureWindow(ms: number) {
   const before = { ...counts };
   const samples: number[] = [];
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
   const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();
   const c0 = process.cpuUsage();
@@ -210,6 +212,7 @@ async function measureWindow(ms: number) {
   const elapsed = performance.now() - t0;
   const c = process.cpuUsage(c0);
   const elu = performance.eventLoopUtilization(elu0);
+  delay.disable();
   const during: Record<string, number> = {};
   for (const k of Object.keys(counts)) during[k] = counts[k] - (before[k] ?? 0);
   return {
@@ -219,6 +222,8 @@ async function measureWindow(ms: number) {
     systemPct: ((c.system / 1000) / elapsed) * 100,
     perSecondPct: samples,
     eventLoopUtilization: elu.utilization,
+    // How long the loop was blocked at a time (a ping burst is one block): what a request waits behind.
+    loopDelayMs: { p50: delay.percentile(50) / 1e6, p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
     eventsDuringWindow: during,
     connections: connections(),
   };

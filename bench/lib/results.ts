@@ -55,6 +55,7 @@ export interface B2Step {
   connectMs: number;
   window: {
     elapsedMs: number; cpuPct: number; userPct: number; systemPct: number; perSecondPct: number[]; eventLoopUtilization: number;
+    loopDelayMs?: { p50: number; p99: number; max: number };
     eventsDuringWindow: Record<string, number>;
   };
   heapUsed: number;

@@ -42,8 +42,10 @@ export const hello = (id: string, inc: string, meta: Record<string, string>, tok
 export const welcome = (id: string, inc: string, meta: Record<string, string>, minPing?: number): WelcomeFrame =>
   minPing === undefined ? { $hb: 'welcome', v: PROTOCOL_VERSION, id, inc, meta } : { $hb: 'welcome', v: PROTOCOL_VERSION, id, inc, meta, minPing };
 export const reject = (reason: RejectFrame['reason'], message: string): RejectFrame => ({ $hb: 'reject', reason, message });
+/** Times and RTTs to the microsecond: at most 16 digits, so the peer's pong is read on the fast path (readBeats). */
+const micros = (ms: number) => Math.round(ms * 1000) / 1000;
 export const ping = (seq: number, t: number, rtt?: number): PingFrame =>
-  rtt === undefined ? { $hb: 'ping', seq, t } : { $hb: 'ping', seq, t, rtt: Math.round(rtt * 1000) / 1000 };
+  rtt === undefined ? { $hb: 'ping', seq, t: micros(t) } : { $hb: 'ping', seq, t: micros(t), rtt: micros(rtt) };
 export const pong = (p: PingFrame): PongFrame => ({ $hb: 'pong', seq: p.seq, t: p.t });
 export const BYE: ByeFrame = Object.freeze({ $hb: 'bye' }) as ByeFrame;
 export const goAway = (reason: NonNullable<ByeFrame['reason']>): ByeFrame => ({ $hb: 'bye', reason });

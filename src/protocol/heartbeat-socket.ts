@@ -2,7 +2,7 @@ import { TcpSocket } from '@nestjs/microservices';
 import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { failFraming, LISTENER_SINK } from '../transport/nest-compat.js';
-import { FrameDecoder } from './frame-decoder.js';
+import { FrameDecoder, readBeats } from './frame-decoder.js';
 import { encodeControl, encodeFrame, type ControlFrame } from './frames.js';
 
 /** What the socket reports to the link that owns it. */
@@ -232,6 +232,12 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
     const decoder = this.decoder;
     if (decoder === null) return;
     try {
+      // Pings and pongs straight from the bytes; the rest (data, other control frames) as text.
+      if (typeof data !== 'string' && this.text === null && decoder.idle) {
+        const used = readBeats(data, decoder.maxLength, deliver, this);
+        if (used === data.length || this.decoder === null) return;
+        if (used > 0) data = data.subarray(used);
+      }
       let text: string;
       if (typeof data === 'string') text = data;
       else if (this.text === null && (data.length === 0 || data[data.length - 1] < 0x80)) text = data.toString('utf8');
