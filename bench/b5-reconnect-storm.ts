@@ -78,7 +78,7 @@ async function runOne(impl: B5Impl, rep: number, requested: number, runIndex: nu
     const t0 = Date.now();
     const half = Math.ceil(peers / 2);
     // Fresh source addresses per run and client (16 each: reconnects rotate through them).
-    const addresses = (k: number) => Array.from({ length: 16 }, (_, j) => `127.${100 + (runIndex % 150)}.${k}.${2 + j}`);
+    const addresses = (k: number) => Array.from({ length: 64 }, (_, j) => `127.${100 + (runIndex % 150)}.${k}.${2 + j}`);
     await Promise.all([
       clients[0].request({ cmd: 'connect', count: half, addresses: addresses(0) }, 300_000),
       clients[1].request({ cmd: 'connect', count: peers - half, addresses: addresses(1) }, 300_000),

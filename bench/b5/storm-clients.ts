@@ -28,7 +28,7 @@ const impl = process.argv[2] === 'stock' ? 'stock' : 'ours';
 const port = Number(process.argv[3]);
 const prefix = process.argv[4] ?? `b5-${process.pid}`;
 const intervalMs = 1000;
-const PER_ADDRESS = 5000;
+const PER_ADDRESS = 500;
 const MAX_PENDING = 200;
 
 interface Peer {

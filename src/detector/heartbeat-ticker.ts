@@ -13,6 +13,9 @@ export interface TickTarget {
   tickSlot: number;
 }
 
+/** `performance.timeOrigin` is a getter call; it never changes. */
+const TIME_ORIGIN = performance.timeOrigin;
+
 /** A target's `tickSlot` when it is not driven by the ticker. */
 export const NOT_TICKED = -1;
 
@@ -63,7 +66,7 @@ export class HeartbeatTicker implements OnApplicationShutdown {
 
   /** Epoch ms; sub-millisecond on real time, so loopback RTTs are not all 0. */
   now(): number {
-    return this.scheduler === asyncScheduler ? performance.timeOrigin + performance.now() : this.scheduler.now();
+    return this.scheduler === asyncScheduler ? TIME_ORIGIN + performance.now() : this.scheduler.now();
   }
 
   /** Time this process's loop was blocked after `t`. */

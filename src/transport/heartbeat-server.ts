@@ -17,6 +17,8 @@ import { attachLink, remoteAddress } from './attach-link.js';
  */
 const LISTEN_BACKLOG = 8192;
 const ROUTE_MEMO_ENTRIES = 1000;
+/** Links told goodbye per turn of the event loop when the server closes. */
+const GOODBYE_SLICE = 1024;
 const ROUTE_MEMO_MAX_CHARS = 1024;
 /** Errors of an established connection; the listening socket's own (EADDRINUSE…) are not among them. */
 const CONNECTION_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ECONNABORTED']);
@@ -91,14 +93,21 @@ export class HeartbeatServer extends ServerTCP {
   }
 
   /**
-   * Goodbye to every peer and FIN, then Nest's close. The links that said goodbye are left to
-   * close when their peers answer, so this returns at once and the rest of the application
-   * (its clients) says goodbye in the same moment; each link cuts a peer that does not answer
-   * within its close grace.
+   * Stops accepting (Nest's close), then says goodbye to every peer and sends FIN. The links
+   * that said goodbye are left to close when their peers answer, so this returns once the last
+   * goodbye is out and the rest of the application (its clients) says goodbye in the same
+   * moment; each link cuts a peer that does not answer within its close grace. The goodbyes go
+   * out GOODBYE_SLICE at a time, the event loop serving other sockets in between: closing
+   * 20,000 links at once blocked it for ~0.7 s (bench B5), long enough for the other links of
+   * the process to miss a beat.
    */
-  override close(): void {
-    for (const link of this.links) link.sayGoodbye();
+  override async close(): Promise<void> {
     super.close();
+    let said = 0;
+    for (const link of [...this.links]) {
+      link.sayGoodbye();
+      if (++said % GOODBYE_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   /**
