@@ -3,7 +3,6 @@
  * against a `ws` server with the README ping/pong heartbeat, alternated in the same run.
  *
  *   node --import tsx bench/b2-heartbeat-scale.ts [--quick] [--no-profile] [--reps=2] [--steps=1000,10000,20000]
- *   node --import tsx bench/b2-heartbeat-scale.ts --what-if --steps=20000 --reps=3   (→ results/b2-what-if.json)
  *   node --import tsx bench/b2-heartbeat-scale.ts --b2-baseline=/tmp/nh-base   (adds `baseline`: a checkout before the change, alternated)
  *   … --impls=baseline,ours --reps=0 --steps=20000 --out=b2-profiles   (only the profiled servers)
  *
@@ -56,8 +55,8 @@ async function runOne(impl: Impl, rep: number, runIndex: number, opts: {
   const execArgv = ['--expose-gc', ...(process.env.B2_SERVER_ARGS?.split(' ').filter(Boolean) ?? [])];
   // baseline: the same bench server from another checkout (the library before a change), run alternated with ours.
   const script = impl === 'baseline' ? join(opts.baseline!, 'bench', 'b2', 'hb-server.ts') : SERVER;
-  const server = new Child(script, [impl === 'ours+tick-skip' || impl === 'baseline' ? 'ours' : impl, String(opts.intervalMs)], {
-    execArgv, fdLimit: FD_WANTED, label: `b2-${impl}-server`, cwd: impl === 'baseline' ? opts.baseline : undefined, env: impl === 'ours+tick-skip' ? { BENCH_TICK_SKIP: '1' } : undefined,
+  const server = new Child(script, [impl === 'baseline' ? 'ours' : impl, String(opts.intervalMs)], {
+    execArgv, fdLimit: FD_WANTED, label: `b2-${impl}-server`, cwd: impl === 'baseline' ? opts.baseline : undefined,
   });
   const clients: Child[] = [];
   try {
@@ -208,13 +207,11 @@ export async function runB2(options: {
 if (isMain(import.meta.url)) {
   const steps = argValue('steps')?.split(',').map(Number);
   const reps = argValue('reps') ? Number(argValue('reps')) : undefined;
-  // --what-if: ours against ours with the onTick change proposed for src/link/peer-link.ts (bench/b2/hb-server.ts).
-  const whatIf = hasFlag('--what-if');
   const r = await runB2({
     baseline: argValue('b2-baseline'),
-    quick: hasFlag('--quick'), profile: !whatIf && !hasFlag('--no-profile'), steps, reps,
-    impls: whatIf ? ['ours', 'ours+tick-skip'] : argValue('impls')?.split(',') as Impl[] | undefined,
-    out: argValue('out') ?? (whatIf ? 'b2-what-if' : undefined),
+    quick: hasFlag('--quick'), profile: !hasFlag('--no-profile'), steps, reps,
+    impls: argValue('impls')?.split(',') as Impl[] | undefined,
+    out: argValue('out'),
   });
   renderResults();
   log(`b2 done in ${(r.durationMs / 1000).toFixed(0)} s`);

@@ -20,7 +20,6 @@ import { createServer, type Socket } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { HeartbeatModule, HeartbeatServer, PresenceService } from '../../src/index.js';
-import { PeerLink } from '../../src/link/peer-link.js';
 import { emit, serveCommands } from '../lib/proc.js';
 
 const impl = process.argv[2] === 'ws' || process.argv[2] === 'raw' ? process.argv[2] : 'ours';
@@ -29,35 +28,6 @@ const counts: Record<string, number> = { joined: 0, suspect: 0, recovered: 0, lo
 let port: number;
 let connections: () => number;
 let close: () => Promise<void> | void;
-
-/**
- * What-if (BENCH_TICK_SKIP=1, ours only): the change proposed for PeerLink#onTick, applied here at run
- * time without touching src/: a link remembers the earliest time anything can be due (suspect/lost
- * verdict, ping, or one interval for the slow-reader check) and returns at once before it. Frames heard
- * or sent only move those deadlines later and loop stalls only stretch the thresholds, so it never
- * delays a verdict or a ping.
- */
-if (impl === 'ours' && process.env.BENCH_TICK_SKIP === '1') {
-  type Link = {
-    phase: string; managed: boolean; status: string; lastHeardAt: number; nextDueAt?: number;
-    ctx: { rule: { suspectAfterMs: number; lostAfterMs: number; pingAfterMs: number; tickMs: number } };
-    transport: { lastSentAt: number };
-  };
-  const proto = PeerLink.prototype as unknown as { onTick(this: Link, now: number): void };
-  const onTick = proto.onTick;
-  proto.onTick = function (this: Link, now: number): void {
-    if (now < (this.nextDueAt ?? 0)) return;
-    onTick.call(this, now);
-    if (this.phase !== 'open' || !this.managed) {
-      this.nextDueAt = 0;
-      return;
-    }
-    const t = this.ctx.rule;
-    const verdictAt = this.lastHeardAt + (this.status === 'alive' ? t.suspectAfterMs : t.lostAfterMs);
-    const pingAt = this.transport.lastSentAt + t.pingAfterMs - t.tickMs / 2;
-    this.nextDueAt = Math.min(verdictAt, pingAt, now + t.pingAfterMs);
-  };
-}
 
 if (impl === 'ours') {
   @Module({

@@ -89,21 +89,7 @@ function b1Section(r: B1Result, beforeAfter?: B1Result): string {
   return out.join('\n');
 }
 
-function b2WhatIf(w: B2Result): string {
-  const out: string[] = [];
-  out.push('### What-if: the `PeerLink#onTick` change proposed below', '');
-  out.push(`A separate run (\`bench/b2-heartbeat-scale.ts --what-if\`): ours against *ours+tick-skip*, ours with the proposed early return in `
-    + '`onTick` applied at run time by the bench server (`BENCH_TICK_SKIP=1`; `src/` unchanged), '
-    + `${w.config.reps} repetitions alternated, same method (${machineLine(w.machine)}).`, '');
-  out.push('| N (peers) | impl | CPU % of one core | per-second CPU % (min–max) | heap / peer (KiB) | false lost |', '|---:|---|---:|---:|---:|---:|');
-  for (const s of w.summary) {
-    out.push(`| ${fmt(s.peers)} | ${s.impl} | ${range(s.cpuPct, 1)} | ${fmt(s.perSecondPct.min, 1)}–${fmt(s.perSecondPct.max, 1)} | ${range(s.heapPerPeerBytes, 2, 1 / 1024)} | ${s.falseLost} |`);
-  }
-  out.push('');
-  return out.join('\n');
-}
-
-function b2Section(r: B2Result, whatIf?: B2Result): string {
+function b2Section(r: B2Result): string {
   const out: string[] = [];
   out.push('## B2 — heartbeat cost at scale', '');
   out.push(`Machine: ${machineLine(r.machine)}. Took ${fmt(r.durationMs / 1000)} s.`, '');
@@ -174,7 +160,6 @@ function b2Section(r: B2Result, whatIf?: B2Result): string {
     for (const run of profiled) p[`${run.impl}-server`] = run.profile!;
     out.push(profileTable(p, ['ours-server', 'ws-server'], 8, 10, ''));
   }
-  if (whatIf) out.push(b2WhatIf(whatIf));
   out.push(analysis('b2'));
   return out.join('\n');
 }
@@ -316,7 +301,7 @@ export function renderResults(): string {
     + 'taken in the same run are compared, implementations are alternated, and medians are given with min–max.', '');
   out.push(analysis('summary'));
   if (b1) out.push(b1Section(b1, b1ba));
-  if (b2) out.push(b2Section(b2, readResult<B2Result>('b2-what-if')));
+  if (b2) out.push(b2Section(b2));
   if (b3) out.push(b3Section(b3));
   if (b4) out.push(b4Section(b4));
   if (b5) out.push(b5Section(b5));

@@ -47,7 +47,7 @@ export interface B1Result {
 }
 
 // B2: heartbeat scale (bench/b2-heartbeat-scale.ts)
-export type Impl = 'ours' | 'ws' | 'raw' | 'ours+tick-skip' | 'baseline';
+export type Impl = 'ours' | 'ws' | 'raw' | 'baseline';
 
 export interface B2Step {
   requested: number;
