@@ -20,8 +20,6 @@ const ROUTE_MEMO_ENTRIES = 1000;
 /** Links told goodbye per turn of the event loop when the server closes. */
 const GOODBYE_SLICE = 1024;
 const ROUTE_MEMO_MAX_CHARS = 1024;
-/** Errors of an established connection; the listening socket's own (EADDRINUSE…) are not among them. */
-const CONNECTION_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ECONNABORTED']);
 
 /**
  * Nest's TCP transport with presence: every accepted socket gets kernel keepalive options and a
@@ -54,7 +52,7 @@ export class HeartbeatServer extends ServerTCP {
     this.ctx = createLinkContext(config, ticker, table, new Logger(HeartbeatServer.name));
     this.ctx.released = (link) => this.links.delete(link as PeerLink);
     this.auth = { expect: server.authToken };
-    const onHandlerError = (error: unknown) => this.handleError(error);
+    const onHandlerError = (error: any) => this.handleError(error);
     this.framing = {
       maxFrameBytes: this.ctx.maxFrameBytes,
       now: () => ticker.now(),
@@ -129,18 +127,6 @@ export class HeartbeatServer extends ServerTCP {
   }
 
   /**
-   * Nest logs every error of an accepted socket (ECONNRESET when a client crashes, EPIPE,
-   * ETIMEDOUT) as an ERROR with a stack, wrapped in an InvalidTcpDataReceptionException (or as
-   * is, in older versions). The link already reports each as the peer's loss reason (framing
-   * errors never get here: the link handles them), so only the other errors — a handler's, the
-   * listening socket's — go on to Nest.
-   */
-  protected override handleError(error: any): void {
-    const fromAcceptedSocket = error?.constructor?.name === 'InvalidTcpDataReceptionException' || CONNECTION_ERRORS.has(error?.code);
-    if (!fromAcceptedSocket) super.handleError(error);
-  }
-
-  /**
    * Nest logs an event without a handler with its whole pattern: up to maxFrameBytes of the
    * peer's text, control characters included. Same verdict, escaped and cut.
    */
@@ -153,7 +139,9 @@ export class HeartbeatServer extends ServerTCP {
    * Each accepted socket: framing and a link, and nothing else per socket. Nest's own bindHandler
    * adds three closures (its `message` and `error` listeners and the `openSockets` entry's
    * `close` listener); here data frames reach `handleMessage` through the shared framing
-   * options, socket errors are the link's (see handleError), and `close()` ends every link.
+   * options, and `close()` ends every link. A socket's errors are the link's: the link reports
+   * each as its peer's loss reason, where Nest would log every ECONNRESET of a crashed client as
+   * an ERROR with a stack. `handleError` sees only a handler's errors and the listening socket's.
    */
   override bindHandler(socket: Socket): void {
     const framed = new HeartbeatSocket(socket, this.framing);
