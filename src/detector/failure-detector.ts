@@ -57,22 +57,25 @@ export function afterBeat(_status: LinkStatus): LinkStatus {
   return 'alive';
 }
 
-/** Ping when nothing was sent for an interval, less half a tick so the shared tick never makes it late. */
+/** When a ping falls due: an interval after the last frame sent, less half a tick so the shared tick never makes it late. */
+export function pingAt(lastSentAt: number, rule: DetectionRule): number {
+  return lastSentAt + rule.pingAfterMs - rule.tickMs / 2;
+}
+
 export function pingDue(now: number, lastSentAt: number, rule: DetectionRule): boolean {
-  return now - lastSentAt >= rule.pingAfterMs - rule.tickMs / 2;
+  return now >= pingAt(lastSentAt, rule);
 }
 
 /**
  * The earliest clock reading at which a tick can change anything on an open managed link, so
  * the tick can skip it until then without being later than the rule. A verdict needs
  * `silence > threshold + stretch` (a frame heard only moves `lastHeardAt` later, a loop stall
- * only adds stretch) and a ping `now - lastSentAt >= pingAfter - tick/2` (a send only moves
- * `lastSentAt` later), so neither can come before these instants. A status change must reset
+ * only adds stretch) and a ping `now >= pingAt(lastSentAt)` (a send only moves `lastSentAt`
+ * later), so neither can come before these instants. A status change must reset
  * it (suspect → alive lowers the threshold). Capped at one interval so per-tick checks that
  * do not depend on time (the slow reader) still run that often.
  */
 export function nextDue(status: LinkStatus, lastHeardAt: number, lastSentAt: number, now: number, rule: DetectionRule): number {
   const verdictAt = lastHeardAt + (status === 'alive' ? rule.suspectAfterMs : rule.lostAfterMs);
-  const pingAt = lastSentAt + rule.pingAfterMs - rule.tickMs / 2;
-  return Math.min(verdictAt, pingAt, now + rule.pingAfterMs);
+  return Math.min(verdictAt, pingAt(lastSentAt, rule), now + rule.pingAfterMs);
 }

@@ -63,11 +63,12 @@ export interface LinkContext {
   /** Logs `message` once for all the links of this server or client. */
   warnOnce(key: string, message: string): void;
   /** Told once, when a link's socket has closed (the server forgets the link). */
-  released?: (link: LinkView) => void;
+  readonly released?: (link: LinkView) => void;
 }
 
 export function createLinkContext(
   options: ResolvedHeartbeatOptions, clock: LinkContext['clock'], reporter: LinkReporter, logger: Logger,
+  released?: LinkContext['released'],
 ): LinkContext {
   const warned = new Set<string>();
   return {
@@ -85,6 +86,7 @@ export function createLinkContext(
     clock,
     reporter,
     logger,
+    released,
     warnOnce(key, message) {
       if (warned.has(key)) return;
       warned.add(key);

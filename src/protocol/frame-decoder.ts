@@ -124,7 +124,7 @@ const MAX_DIGITS = 16;
  * The beats at the start of a chunk, read from its bytes without building strings or calling
  * JSON.parse: nearly every frame on an idle link is a ping or a pong, so this is the hot read
  * path (bench B2). Only the exact form `encodeControl` writes is taken (`{"$hb":"ping","seq":N,
- * "t":T[,"rtt":R]}` / `{"$hb":"pong","seq":N,"t":T}`, numbers of at most 15 digits, no exponent);
+ * "t":T[,"rtt":R]}` / `{"$hb":"pong","seq":N,"t":T}`, numbers of at most 16 digits, no exponent);
  * each is delivered as the object JSON.parse would have made of it. Returns how many bytes were
  * consumed: it stops at the first frame in any other form, or an incomplete one, and the rest
  * goes through FrameDecoder (so anything else, malformed input included, meets the same checks).

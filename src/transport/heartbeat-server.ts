@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { ServerTCP, type BaseRpcContext, type ReadPacket, type TcpSocket } from '@nestjs/microservices';
+import { ServerTCP, type BaseRpcContext, type ReadPacket } from '@nestjs/microservices';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import * as messages from '../heartbeat.messages.js';
@@ -40,7 +40,7 @@ export class HeartbeatServer extends ServerTCP {
   private readonly auth: LinkAuth;
 
   constructor(
-    private readonly config: ResolvedHeartbeatOptions & { server: ResolvedServerOptions },
+    config: ResolvedHeartbeatOptions & { server: ResolvedServerOptions },
     ticker: HeartbeatTicker,
     table: LinkReporter,
   ) {
@@ -49,8 +49,7 @@ export class HeartbeatServer extends ServerTCP {
     // established: bound the TLS handshake itself by handshakeTimeoutMs too (Node's default: 120 s).
     const tlsOptions = server.tlsOptions && { handshakeTimeout: config.limits.handshakeTimeoutMs, ...server.tlsOptions };
     super({ host: server.host, port: server.port, tlsOptions });
-    this.ctx = createLinkContext(config, ticker, table, new Logger(HeartbeatServer.name));
-    this.ctx.released = (link) => this.links.delete(link as PeerLink);
+    this.ctx = createLinkContext(config, ticker, table, new Logger(HeartbeatServer.name), (link) => this.links.delete(link as PeerLink));
     this.auth = { expect: server.authToken };
     const onHandlerError = (error: any) => this.handleError(error);
     this.framing = {
