@@ -17,7 +17,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_RECONNECT } from '../src/heartbeat.constants.js';
+import { DEFAULT_RECONNECT } from '../src/common/heartbeat.constants.js';
 import { argValue, BENCH_DIR, hasFlag, isMain, log, machineInfo, sleep, summarize, writeResult, type Summary } from './lib/common.js';
 import { Child } from './lib/proc.js';
 import type { B5Impl, B5Restart, B5Result, B5Run } from './lib/results.js';

@@ -2,17 +2,17 @@ import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/commo
 import { DiscoveryModule } from '@nestjs/core';
 import { ClusterPresenceService } from './cluster/cluster-presence.service.js';
 import { HeartbeatTicker } from './detector/heartbeat-ticker.js';
-import { HEARTBEAT_RESOLVED_OPTIONS } from './heartbeat.constants.js';
-import * as messages from './heartbeat.messages.js';
+import { HEARTBEAT_RESOLVED_OPTIONS } from './common/heartbeat.constants.js';
+import * as messages from './common/heartbeat.messages.js';
 import {
   HEARTBEAT_ASYNC_OPTIONS_TYPE, HEARTBEAT_MODULE_OPTIONS, HEARTBEAT_OPTIONS_TYPE, HeartbeatConfigurableModule,
 } from './heartbeat.module-definition.js';
-import { resolveHeartbeatOptions, type ResolvedHeartbeatOptions } from './heartbeat-options.js';
+import { resolveHeartbeatOptions, type ResolvedHeartbeatOptions } from './options/resolve-options.js';
 import type { HeartbeatModuleOptions } from './interfaces/heartbeat-options.interface.js';
 import { ShutdownHooksCheck } from './lifecycle/shutdown-hooks.check.js';
 import { HeartbeatMetrics } from './metrics/heartbeat-metrics.js';
 import { PresenceLog } from './presence/presence-log.js';
-import { PresenceMetadataAccessor } from './presence/presence-metadata.accessor.js';
+import { PresenceMetadataAccessor } from './decorators/presence-metadata.accessor.js';
 import { PresenceExplorer } from './presence/presence.explorer.js';
 import { PeerTable } from './presence/peer-table.js';
 import { PresenceService } from './presence/presence.service.js';

@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import { Subject } from 'rxjs';
 import { ClusterPresenceService } from '../../src/cluster/cluster-presence.service.js';
-import { resolveClusterOptions } from '../../src/cluster/cluster-options.js';
+import { resolveClusterOptions } from '../../src/options/resolve-cluster-options.js';
 import type { PeerInfo, PresenceEvent } from '../../src/interfaces/presence.interface.js';
 import { emit, serveCommands } from '../lib/proc.js';
 

@@ -18,7 +18,7 @@
 import { connect, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { backoffDelay } from '../../src/transport/backoff.js';
-import { DEFAULT_RECONNECT } from '../../src/heartbeat.constants.js';
+import { DEFAULT_RECONNECT } from '../../src/common/heartbeat.constants.js';
 import { emit, serveCommands } from '../lib/proc.js';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
 

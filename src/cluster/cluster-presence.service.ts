@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import {
   auditTime, BehaviorSubject, defer, distinctUntilChanged, map, merge, of, Subject, type Observable, type Subscription,
 } from 'rxjs';
-import * as messages from '../heartbeat.messages.js';
+import * as messages from '../common/heartbeat.messages.js';
 import type {
   ClusterPeerInfo, ClusterPresence, ClusterPresenceEvent, ClusterStatus, ReplicaInfo, ReplicaLostEvent,
 } from '../interfaces/cluster.interface.js';
@@ -13,7 +13,7 @@ import {
   decodeEntry, decodeReplica, decodeStreamEntry, encodeEntry, encodeReplica, entryFromEvent, entryFromPeer,
   toWire, type ReplicaRecord, type StreamRecord,
 } from './cluster-codec.js';
-import type { ResolvedClusterOptions } from './cluster-options.js';
+import type { ResolvedClusterOptions } from '../options/resolve-cluster-options.js';
 import * as scripts from './cluster-scripts.js';
 import { ClusterView, type PeerEntry, type ViewChange } from './cluster-view.js';
 import { connectRedis, type RedisConnections } from './redis-client.js';

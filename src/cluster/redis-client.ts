@@ -1,5 +1,5 @@
 import type { Redis, RedisOptions } from 'ioredis';
-import { ioredisMissing } from '../heartbeat.messages.js';
+import { ioredisMissing } from '../common/heartbeat.messages.js';
 
 /**
  * ioredis is an optional peer dependency, as in Nest's own Redis transport: it is imported

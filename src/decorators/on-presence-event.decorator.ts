@@ -1,4 +1,4 @@
-import { PRESENCE_HANDLERS_METADATA } from '../heartbeat.constants.js';
+import { PRESENCE_HANDLERS_METADATA } from '../common/heartbeat.constants.js';
 import type { ClusterPresenceEventType } from '../interfaces/cluster.interface.js';
 import type { PeerFilter, PresenceEventType } from '../interfaces/presence.interface.js';
 

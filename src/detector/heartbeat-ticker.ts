@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
-import { HEARTBEAT_RESOLVED_OPTIONS, HEARTBEAT_SCHEDULER } from '../heartbeat.constants.js';
+import { HEARTBEAT_RESOLVED_OPTIONS, HEARTBEAT_SCHEDULER } from '../common/heartbeat.constants.js';
 import type { ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
 import { detectionRule } from './failure-detector.js';
 import { LoopLag } from './loop-lag.js';

@@ -1,4 +1,4 @@
-import * as messages from '../heartbeat.messages.js';
+import * as messages from '../common/heartbeat.messages.js';
 import type { LossReason } from '../interfaces/presence.interface.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
-import type { ResolvedClusterOptions } from '../cluster/cluster-options.js';
+import type { ResolvedClusterOptions } from '../options/resolve-cluster-options.js';
 import type { ClusterOptions } from './cluster.interface.js';
 
 /** Kernel TCP keepalive and socket options applied to every socket (accepted or opened). */

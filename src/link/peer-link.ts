@@ -4,8 +4,8 @@ import {
 import { NOT_TICKED } from '../detector/heartbeat-ticker.js';
 import { smoothRtt } from '../detector/rtt.js';
 import { HandshakeError } from '../errors/handshake.error.js';
-import { CLOSE_GRACE_MS, MAX_PING_STRIKES } from '../heartbeat.constants.js';
-import * as messages from '../heartbeat.messages.js';
+import { CLOSE_GRACE_MS, MAX_PING_STRIKES } from '../common/heartbeat.constants.js';
+import * as messages from '../common/heartbeat.messages.js';
 import type { LossReason, PeerStats } from '../interfaces/presence.interface.js';
 import type { FrameListener, LinkTransport } from '../protocol/heartbeat-socket.js';
 import {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Attributes, Counter, Histogram, Meter, ObservableGauge, ObservableResult } from '@opentelemetry/api';
 import type { Subscription } from 'rxjs';
-import * as messages from '../heartbeat.messages.js';
+import * as messages from '../common/heartbeat.messages.js';
 import type { PeerStatus, PresenceEvent } from '../interfaces/presence.interface.js';
 import { PeerTable } from '../presence/peer-table.js';
 import { PresenceService } from '../presence/presence.service.js';

@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { auditTime, Subject, type Observable } from 'rxjs';
 import type { LinkStatus } from '../detector/failure-detector.js';
 import { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
-import { DEPARTED_RETENTION_MS, HEARTBEAT_RESOLVED_OPTIONS } from '../heartbeat.constants.js';
+import { DEPARTED_RETENTION_MS, HEARTBEAT_RESOLVED_OPTIONS } from '../common/heartbeat.constants.js';
 import type { ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
 import type {
   LossReason, PeerInfo, PeerStats, PeerStatus, PresenceEvent, PresenceEventType,

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import * as messages from '../heartbeat.messages.js';
+import * as messages from '../common/heartbeat.messages.js';
 import type { PresenceEvent } from '../interfaces/presence.interface.js';
 import { loggedByLink } from '../link/logged-causes.js';
 import { PresenceService } from './presence.service.js';

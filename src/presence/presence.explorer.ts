@@ -2,10 +2,10 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { merge, map, type Observable, type Subscription } from 'rxjs';
 import type { PresenceScope } from '../decorators/on-presence-event.decorator.js';
-import * as messages from '../heartbeat.messages.js';
+import * as messages from '../common/heartbeat.messages.js';
 import type { PeerFilter, PeerInfo } from '../interfaces/presence.interface.js';
 import { matchesPeer } from './peer-filter.js';
-import { PresenceMetadataAccessor } from './presence-metadata.accessor.js';
+import { PresenceMetadataAccessor } from '../decorators/presence-metadata.accessor.js';
 import { PresenceService } from './presence.service.js';
 
 /** A local, cluster or replica event: what a handler receives. */

@@ -1,5 +1,5 @@
 import { FrameError } from '../errors/frame.error.js';
-import * as messages from '../heartbeat.messages.js';
+import * as messages from '../common/heartbeat.messages.js';
 
 /** 4 GiB has 10 digits: a longer prefix is garbage, not a length. */
 const MAX_PREFIX_DIGITS = 10;

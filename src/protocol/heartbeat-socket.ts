@@ -1,7 +1,7 @@
 import { TcpSocket } from '@nestjs/microservices';
 import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import { failFraming, LISTENER_SINK } from '../transport/nest-compat.js';
+import { failFraming, LISTENER_SINK } from '../nest/tcp-internals.js';
 import { FrameDecoder, readBeats } from './frame-decoder.js';
 import { encodeControl, encodeFrame, type ControlFrame } from './frames.js';
 

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { ServerTCP, type BaseRpcContext, type ReadPacket } from '@nestjs/microservices';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
-import * as messages from '../heartbeat.messages.js';
+import * as messages from '../common/heartbeat.messages.js';
 import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../interfaces/heartbeat-options.interface.js';
 import { createLinkContext, type LinkContext, type LinkReporter } from '../link/link-context.js';
 import type { LinkAuth, PeerLink } from '../link/peer-link.js';

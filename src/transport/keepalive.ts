@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { Socket } from 'node:net';
 import NetKeepAlive from 'net-keepalive';
-import * as messages from '../heartbeat.messages.js';
-import type { ResolvedHeartbeatOptions } from '../heartbeat-options.js';
+import * as messages from '../common/heartbeat.messages.js';
+import type { ResolvedHeartbeatOptions } from '../options/resolve-options.js';
 
 type KeepAlive = ResolvedHeartbeatOptions['keepAlive'];
 const logger = new Logger('HeartbeatKeepAlive');

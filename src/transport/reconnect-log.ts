@@ -1,4 +1,4 @@
-import * as messages from '../heartbeat.messages.js';
+import * as messages from '../common/heartbeat.messages.js';
 import type { ResolvedClientOptions } from '../interfaces/heartbeat-options.interface.js';
 import { loggedByLink } from '../link/logged-causes.js';
 

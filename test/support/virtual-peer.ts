@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { VirtualTimeScheduler } from 'rxjs';
 import { HeartbeatTicker } from '../../src/detector/heartbeat-ticker.js';
-import { resolveHeartbeatOptions } from '../../src/heartbeat-options.js';
+import { resolveHeartbeatOptions } from '../../src/options/resolve-options.js';
 import { createLinkContext, type LinkContext } from '../../src/link/link-context.js';
 import type { HeartbeatModuleOptions } from '../../src/interfaces/heartbeat-options.interface.js';
 import type { PresenceEvent } from '../../src/interfaces/presence.interface.js';

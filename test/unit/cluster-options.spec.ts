@@ -1,4 +1,4 @@
-import { resolveHeartbeatOptions } from '../../src/heartbeat-options.js';
+import { resolveHeartbeatOptions } from '../../src/options/resolve-options.js';
 
 const cluster = (c: Record<string, unknown>) => resolveHeartbeatOptions({ cluster: c as never });
 

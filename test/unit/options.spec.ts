@@ -1,4 +1,4 @@
-import { resolveHeartbeatOptions } from '../../src/heartbeat-options.js';
+import { resolveHeartbeatOptions } from '../../src/options/resolve-options.js';
 import type { HeartbeatModuleOptions } from '../../src/interfaces/heartbeat-options.interface.js';
 
 describe('options: defaults and validation', () => {

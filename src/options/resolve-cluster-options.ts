@@ -1,6 +1,6 @@
-import { invalidOption } from '../heartbeat.messages.js';
+import { invalidOption } from '../common/heartbeat.messages.js';
 import type { ClusterOptions } from '../interfaces/cluster.interface.js';
-import { isRedisClient } from './redis-client.js';
+import { isRedisClient } from '../cluster/redis-client.js';
 
 export const DEFAULT_CLUSTER_NAMESPACE = 'nest-heartbeat';
 export const DEFAULT_LEASE_TTL_MS = 10_000;

@@ -4,14 +4,14 @@ import {
   DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST, DEFAULT_INTERVAL_MS, DEFAULT_KEEPALIVE_IDLE_MS,
   DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_PROBES, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MISSED_BEATS,
   DEFAULT_PORT, DEFAULT_RECONNECT, DEFAULT_SUSPECT_AFTER_BEATS, MAX_TIMER_MS, MIN_INTERVAL_MS, DEFAULT_MIN_PING_INTERVAL_MS,
-} from './heartbeat.constants.js';
-import { tickPeriod } from './detector/failure-detector.js';
-import { resolveClusterOptions } from './cluster/cluster-options.js';
-import { invalidOption } from './heartbeat.messages.js';
-import { metadataProblem, nodeIdProblem } from './protocol/frames.js';
+} from '../common/heartbeat.constants.js';
+import { tickPeriod } from '../detector/failure-detector.js';
+import { resolveClusterOptions } from './resolve-cluster-options.js';
+import { invalidOption } from '../common/heartbeat.messages.js';
+import { metadataProblem, nodeIdProblem } from '../protocol/frames.js';
 import type {
   HeartbeatModuleOptions, ResolvedClientOptions, ResolvedHeartbeatOptions, ResolvedServerOptions,
-} from './interfaces/heartbeat-options.interface.js';
+} from '../interfaces/heartbeat-options.interface.js';
 
 export type { ResolvedClientOptions, ResolvedHeartbeatOptions, ResolvedServerOptions };
 

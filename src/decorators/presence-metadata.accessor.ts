@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { PresenceHandlerMetadata } from '../decorators/on-presence-event.decorator.js';
-import { PRESENCE_HANDLERS_METADATA } from '../heartbeat.constants.js';
+import type { PresenceHandlerMetadata } from './on-presence-event.decorator.js';
+import { PRESENCE_HANDLERS_METADATA } from '../common/heartbeat.constants.js';
 
 /** Reads @OnPeer* metadata; tolerates odd targets (proxies, non-functions). */
 @Injectable()
