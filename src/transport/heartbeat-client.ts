@@ -5,7 +5,7 @@ import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import { PeerLostError } from '../errors/peer-lost.error.js';
 import { PeerUnavailableError } from '../errors/peer-unavailable.error.js';
 import * as messages from '../common/heartbeat.messages.js';
-import type { ResolvedClientOptions, ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
+import type { ResolvedClientOptions, ResolvedHeartbeatOptions } from '../options/resolved-options.js';
 import type { LossReason, PeerInfo } from '../interfaces/presence.interface.js';
 import { isDeparture } from '../link/close-cause.js';
 import { createLinkContext, type LinkContext } from '../link/link-context.js';

@@ -3,7 +3,7 @@ import { ServerTCP, type BaseRpcContext, type ReadPacket } from '@nestjs/microse
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import * as messages from '../common/heartbeat.messages.js';
-import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../interfaces/heartbeat-options.interface.js';
+import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../options/resolved-options.js';
 import { createLinkContext, type LinkContext, type LinkReporter } from '../link/link-context.js';
 import type { LinkAuth, PeerLink } from '../link/peer-link.js';
 import { HeartbeatSocket, type FramingOptions } from '../protocol/heartbeat-socket.js';
