@@ -11,7 +11,7 @@ import { isDeparture } from '../link/close-cause.js';
 import { createLinkContext, type LinkContext } from '../link/link-context.js';
 import type { PeerLink } from '../link/peer-link.js';
 import type { PeerTable } from '../presence/peer-table.js';
-import { HeartbeatSocket } from '../protocol/heartbeat-socket.js';
+import { createFraming, HeartbeatSocket } from '../protocol/heartbeat-socket.js';
 import { attachLink } from './attach-link.js';
 import { backoffDelay } from './backoff.js';
 import { ReconnectLog, type LogLine } from './reconnect-log.js';
@@ -47,7 +47,7 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
   ) {
     const log = new Logger(`HeartbeatClient ${String(client.name)}`);
     const ctx = createLinkContext(options, ticker, table, log);
-    const socketClass = HeartbeatSocket.withOptions({ maxFrameBytes: ctx.maxFrameBytes, now: () => ticker.now() });
+    const socketClass = HeartbeatSocket.withOptions(createFraming({ maxFrameBytes: ctx.maxFrameBytes, now: () => ticker.now() }));
     super({ host: client.host, port: client.port, tlsOptions: client.tlsOptions, socketClass });
     this.target = `${client.host}:${client.port}`;
     this.log = log;
