@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import { LimitedLog } from '../common/limited-log.js';
 import type { DetectionRule, LinkStatus } from '../detector/failure-detector.js';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import type { ResolvedHeartbeatOptions } from '../options/resolved-options.js';
@@ -30,8 +31,19 @@ export interface LinkView {
   terminate(cause: CloseCause, why?: string): void;
 }
 
+/** Why the table will not take a link (before the welcome, so nothing changes in it). */
+export interface Admission {
+  reason: 'superseded' | 'protocol-error';
+  why: string;
+}
+
 /** Receives a link's life events; the peer table implements it. */
 export interface LinkReporter {
+  /**
+   * Before a link opens: undefined when the table takes it; else why not (an incarnation that a
+   * newer one of the same nodeId replaced; too many links of one nodeId).
+   */
+  admit(claim: { peerId: string; incarnation: string; address: string }): Admission | undefined;
   /** The handshake completed (or a stock client sent its first data frame). */
   opened(link: LinkView): void;
   /** The link's status (alive/suspect) changed. */
@@ -71,6 +83,8 @@ export interface LinkContext {
   clock: Pick<HeartbeatTicker, 'now' | 'blockedSince' | 'after' | 'add' | 'remove' | 'wake'>;
   reporter: LinkReporter;
   logger: Logger;
+  /** Lines caused by peers, rate-limited per kind. */
+  peerLog: LimitedLog;
   /** Logs `message` once for all the links of this server or client. */
   warnOnce(key: string, message: string): void;
 }
@@ -94,6 +108,7 @@ export function createLinkContext(
     clock,
     reporter,
     logger,
+    peerLog: new LimitedLog(logger),
     warnOnce(key, message) {
       if (warned.has(key)) return;
       warned.add(key);

@@ -12,16 +12,19 @@ import {
   BYE, DRAIN, DRAINED, goAway, hello, isControlFrame, isValidBeat, ping, pong, reject, welcome,
   type ByeFrame, type ControlFrame, type HelloFrame, type PingFrame, type PongFrame, type RejectFrame, type WelcomeFrame,
 } from '../protocol/frames.js';
-import { tokenMatches } from './auth-token.js';
+import type { Authenticator, AuthVerdict } from './authenticator.js';
 import { causeFromSocketError } from './close-cause.js';
 import { helloProblem, ruleAfterWelcome, welcomeProblem } from './handshake.js';
-import type { LinkContext, LinkOwner, LinkView } from './link-context.js';
+import type { Admission, LinkContext, LinkOwner, LinkView } from './link-context.js';
 
+/** Who the link may talk to. */
 export interface LinkAuth {
-  /** Inbound: the token a peer must present. */
-  expect?: string;
+  /** Inbound: who may claim which nodeId (none: anyone, anything). */
+  authenticator?: Authenticator;
   /** Outbound: the token we present. */
   present?: string;
+  /** Outbound: the nodeId the server must welcome us under. */
+  expectNodeId?: string;
 }
 
 /**
@@ -74,8 +77,10 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private socketError: string | undefined;
   /** Armed when the link starts closing: the socket is destroyed when it runs out. */
   private cancelGrace: (() => void) | undefined;
-  /** Outbound: the server's refusal, for the handshake error. */
-  private _refusal: RejectFrame | undefined;
+  /** Outbound: the server's refusal (or ours of its welcome), for the handshake error. */
+  private _refusal: { reason: string; message: string } | undefined;
+  /** Inbound: a hello whose claim is being checked (`server.authenticate` may take a while). */
+  private checking: HelloFrame | undefined;
   private seq = 0;
   /** Inbound: the peer's pings against the server's floor. */
   private pings: PingRecord = NO_PINGS;
@@ -109,8 +114,8 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   get stats(): Readonly<PeerStats> { return this._stats; }
   /** The socket error that ended or is ending the link, for logs. */
   get lastError(): string | undefined { return this.socketError; }
-  /** Outbound: the server's refusal, when it refused the handshake. */
-  get refusal(): Readonly<RejectFrame> | undefined { return this._refusal; }
+  /** Outbound: the server's refusal (or ours of its welcome), when the handshake was refused. */
+  get refusal(): Readonly<{ reason: string; message: string }> | undefined { return this._refusal; }
   /** Server side: requests read on this link whose last reply is not written yet. */
   get pendingRequests(): number { return this.transport.pendingRequests; }
   /** Whether the link ever opened (its peer joined the table through it). */
@@ -134,14 +139,14 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     if (!this.beginClosing(cause)) return;
     if (sayBye) this.send(BYE);
     this.transport.end();
-    if (why !== undefined) this.ctx.logger.warn(messages.closingConnection(this._peerId || this.address, why, cause));
+    if (why !== undefined) this.ctx.peerLog.warn(cause, messages.closingConnection(this._peerId || this.address, why, cause));
   }
 
   /** Ends the link at once: the socket is destroyed now. `why` is logged when given. */
   terminate(cause: CloseCause, why?: string): void {
     if (!this.beginClosing(cause)) return;
     this.transport.destroy();
-    if (why !== undefined) this.ctx.logger.warn(messages.closingConnection(this._peerId || this.address, why, cause));
+    if (why !== undefined) this.ctx.peerLog.warn(cause, messages.closingConnection(this._peerId || this.address, why, cause));
   }
 
   /**
@@ -246,7 +251,11 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private onDataFrame(): boolean {
     if (this._phase !== 'handshaking' || this.direction === 'outbound') return true;
     // Inbound data before any hello: a stock ClientTCP, tracked by kernel keepalive only.
-    if (this.auth.expect !== undefined) {
+    if (this.checking) {
+      this.unexpected('data');
+      return false;
+    }
+    if (this.auth.authenticator && !this.auth.authenticator.admitsStockClients) {
       this.refuse('auth-failed', messages.authRejected(false));
       return false;
     }
@@ -263,6 +272,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private onControlFrame(frame: ControlFrame, now: number): void {
     const kind: unknown = frame.$hb;
     if (this._phase === 'handshaking') {
+      if (this.checking) return this.unexpected(kind); // nothing may come before our answer to its hello
       if (kind === 'hello' && this.direction === 'inbound') return this.onHello(frame as HelloFrame);
       if (kind === 'welcome' && this.direction === 'outbound') return this.onWelcome(frame as WelcomeFrame);
       if (kind === 'reject' && this.direction === 'outbound') return this.onReject(frame as RejectFrame);
@@ -317,12 +327,25 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     this.ctx.reporter.rttSampled(this, rtt);
   }
 
+  /** A hello: its form, then who may claim that nodeId (maybe asynchronously), then whether the table admits it. */
   private onHello(frame: HelloFrame): void {
     const problem = helloProblem(frame);
     if (problem) return this.refuse(problem.reason, problem.why);
-    if (this.auth.expect !== undefined && !tokenMatches(this.auth.expect, frame.token)) {
-      return this.refuse('auth-failed', messages.authRejected(frame.token !== undefined));
-    }
+    const verdict = this.auth.authenticator?.check({
+      nodeId: frame.id, incarnation: frame.inc ?? '', metadata: { ...frame.meta }, token: frame.token,
+      certificate: this.transport.peerCertificate(), remoteAddress: this.address,
+    });
+    if (!(verdict instanceof Promise)) return this.afterCheck(frame, verdict);
+    this.checking = frame;
+    verdict.then((v) => this.afterCheck(frame, v), (e: unknown) => this.afterCheck(frame, messages.authenticateFailed(messages.safeErrorText(e))));
+  }
+
+  private afterCheck(frame: HelloFrame, verdict: AuthVerdict): void {
+    this.checking = undefined;
+    if (this._phase !== 'handshaking') return; // timed out or closed while it was checked
+    if (verdict !== undefined) return this.refuse('auth-failed', verdict);
+    const refused = this.ctx.reporter.admit({ peerId: frame.id, incarnation: frame.inc ?? '', address: this.address });
+    if (refused) return this.refuse(refused.reason, refused.why);
     this.send(welcome(this.ctx.nodeId, this.ctx.incarnation, this.ctx.metadata, this.ctx.minPingIntervalMs));
     this._incarnation = frame.inc ?? '';
     if (frame.caps?.includes('drain')) this.drainHandshake = 'supported';
@@ -332,6 +355,16 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private onWelcome(frame: WelcomeFrame): void {
     const problem = welcomeProblem(frame);
     if (problem) return this.terminate(problem.reason, problem.why);
+    const expected = this.auth.expectNodeId;
+    if (expected !== undefined && frame.id !== expected) {
+      return this.refuseWelcome('identity-mismatch', messages.identityMismatch(this.address, expected, frame.id));
+    }
+    // A floor beyond our own lost threshold would switch detection off on this link.
+    if (frame.minPing !== undefined && frame.minPing > this.ctx.rule.lostAfterMs) {
+      return this.refuseWelcome('protocol-error', messages.minPingBeyondDetection(frame.minPing, this.ctx.rule.lostAfterMs));
+    }
+    const refused = this.ctx.reporter.admit({ peerId: frame.id, incarnation: frame.inc ?? '', address: this.address });
+    if (refused) return this.refuseWelcome(refused.reason, refused.why);
     this.rule = ruleAfterWelcome(this.ctx.rule, this.ctx.heartbeat, frame.minPing);
     if (this.rule !== this.ctx.rule) {
       this.ctx.warnOnce('ping-floor', messages.pingFloorAdopted(this.address, frame.minPing!, this.ctx.heartbeat.intervalMs));
@@ -342,8 +375,8 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
 
   /** The server refused us; it closes right after. Its reason and message are kept for the handshake error. */
   private onReject(frame: RejectFrame): void {
-    const cause = frame.reason === 'auth-failed' ? 'auth-failed' : 'protocol-error';
-    this._refusal = { $hb: 'reject', reason: cause, message: messages.peerText(frame.message) };
+    const cause = frame.reason === 'auth-failed' || frame.reason === 'superseded' ? frame.reason : 'protocol-error';
+    this._refusal = { reason: cause, message: messages.peerText(frame.message) };
     // Not logged here: the client logs a refusal once, not on every attempt.
     this.terminate(cause);
   }
@@ -352,6 +385,16 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private refuse(reason: RejectFrame['reason'], why: string): void {
     this.send(reject(reason, why));
     this.close(reason, why);
+  }
+
+  /**
+   * Outbound: we will not take this server's welcome; the client reports why (once). The server
+   * already counts us in, so we leave as a peer that says goodbye does.
+   */
+  private refuseWelcome(cause: Admission['reason'] | 'identity-mismatch', why: string): void {
+    this._refusal = { reason: cause, message: why };
+    this.send(BYE);
+    this.close(cause);
   }
 
   private unexpected(kind: unknown): void {
@@ -365,6 +408,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     this._metadata = metadata;
     this._phase = 'open';
     this.openedAt = this.ctx.clock.now();
+    this.transport.setFrameLimit(this.ctx.maxFrameBytes);
     this.wakeUp();
     this.ctx.reporter.opened(this);
     this.owner.linkOpened?.(this);

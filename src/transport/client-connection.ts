@@ -328,6 +328,8 @@ export class ClientConnection<L extends ConnectionLink> {
     if (cause === 'auth-failed' && link.refusal) {
       return new HandshakeError(cause, messages.authTokenRefused(this.target, this.options.authToken !== undefined));
     }
+    // Refusals that name the nodeId and both processes say it best themselves.
+    if (cause === 'superseded' || cause === 'identity-mismatch') return new HandshakeError(cause, link.refusal?.message ?? cause);
     if (link.refusal) return new HandshakeError(cause, messages.handshakeRejected(this.target, link.refusal.reason, link.refusal.message));
     return new HandshakeError(cause, messages.connectionClosed(this.target, link.lastError));
   }

@@ -108,7 +108,7 @@ export class HeartbeatClient extends ClientTCP
   /** Each socket Nest makes becomes a link, owned by this client. */
   override createSocket(): TcpSocket {
     const framed = super.createSocket() as HeartbeatSocket;
-    this.dialled = attachLink(framed, 'outbound', this.ctx, this.target, this, { present: this.client.authToken });
+    this.dialled = attachLink(framed, 'outbound', this.ctx, this.target, this, { present: this.client.authToken, expectNodeId: this.client.expectNodeId });
     return framed;
   }
 
