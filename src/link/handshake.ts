@@ -13,6 +13,8 @@ export function helloProblem(frame: HelloFrame): Refusal | undefined {
   if (frame.v !== PROTOCOL_VERSION) return { reason: 'protocol-error', why: messages.unsupportedProtocol(frame.v) };
   const problem = identityFrameProblem(frame);
   if (problem) return { reason: 'protocol-error', why: messages.malformedIdentity('hello', problem) };
+  // `tcp:host:port` is how a stock client is named: a peer that says hello cannot pass for one.
+  if (frame.id.startsWith('tcp:')) return { reason: 'protocol-error', why: messages.stockPrefixClaimed() };
   return undefined;
 }
 
