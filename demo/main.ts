@@ -25,6 +25,15 @@ if (process.argv.slice(2).includes('--cluster')) {
   }));
 }
 
+// `npm start -- --deploy`: the rolling-update demo (demo/deploy.ts) instead.
+if (process.argv.slice(2).includes('--deploy')) {
+  const { runDeployDemo } = await import('./deploy.js');
+  process.exit(await runDeployDemo().catch((error) => {
+    process.stderr.write(`deploy demo failed: ${(error as Error).stack ?? error}\n`);
+    return 1;
+  }));
+}
+
 const HERE = dirname(fileURLToPath(import.meta.url));
 const MISSED_BEATS = 3; // the library default
 const SUSPECT_AFTER_BEATS = 1; // the library default
@@ -48,6 +57,10 @@ Options:
       --no-cable       skip the network-namespace fault even when running as root
       --cluster        the cluster presence demo instead: Redis, two replicas, four peers;
                        one replica is killed (needs redis-server; see docs/CLUSTER.md)
+      --deploy         the deploy demo instead: a rolling update of the server behind a
+                       Service, under four peers' steady requests: 0 failed requests,
+                       the old server left, the new one joined, nothing lost
+                       (see docs/KUBERNETES.md)
   -v, --verbose        also show the peers' own log lines
   -h, --help           this help
 
