@@ -115,6 +115,33 @@ describe.each(APPS)('$name app with the packed package', ({ name, format }) => {
     await hybrid.stop();
   }, 60_000);
 
+  test('kubernetes: /health/live is 200 whatever orders does; /health/ready is 503 until an orders instance joins, then 200; SIGTERM is a goodbye', async () => {
+    const [port, httpPort, ordersPort] = [String(await freePort()), String(await freePort()), String(await freePort())];
+    // Started before its dependency, as Kubernetes may start them: not ready, but alive.
+    const billing = app.start('kubernetes', { PORT: port, HTTP_PORT: httpPort, ORDERS_PORT: ordersPort });
+    await billing.waitFor(new RegExp(`^billing: heartbeat transport on port ${port}, probes on port ${httpPort}$`));
+    expect((await httpGet(Number(httpPort), '/health/live')).status).toBe(200);
+    const notReady = await httpGet(Number(httpPort), '/health/ready');
+    expect(notReady.status).toBe(503);
+    expect(notReady.body.error.orders.status).toBe('down');
+
+    const orders = app.start('server', { PORT: ordersPort });
+    await orders.waitFor(/^orders-1 listening/);
+    // The client reconnects with backoff (maxDelayMs 5 s by default): ready within it, and a margin.
+    const ready = await eventually(async () => {
+      const r = await httpGet(Number(httpPort), '/health/ready');
+      return r.status === 200 ? r : undefined;
+    }, 10_000, 'GET /health/ready 200');
+    expect(ready.body.info.orders).toMatchObject({ status: 'up', alive: 1 });
+    expect((await httpGet(Number(httpPort), '/health/live')).status).toBe(200);
+
+    billing.kill('SIGTERM');
+    await orders.waitFor(/^left: /, 10_000); // billing said goodbye to orders
+    expect((await billing.exited).signal).toBe('SIGTERM');
+    expect(orders.lines.filter((l) => /^lost: /.test(l))).toEqual([]);
+    await orders.stop();
+  }, 60_000);
+
   test('failover: with instance B down, a request goes to instance A, the one presence reports alive', async () => {
     const [portA, portB] = [String(await freePort()), String(await freePort())];
     const server = app.start('server', { PORT: portA });
