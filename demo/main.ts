@@ -50,7 +50,7 @@ Shows the server's peer table live, every presence event, and a summary of detec
 
 Options:
   -i, --interval <ms>  heartbeat interval (default 500, half the library's default of 1000,
-                       so the demo takes about 35 s; with 1000 it takes under a minute)
+                       so the demo takes about 45 s; with 1000 it takes about a minute)
   -n, --peers <n>      number of peers (default 7): the first six get the faults above, in
                        that order; more are controls that should see no false alarm; with
                        fewer, the later faults are skipped
