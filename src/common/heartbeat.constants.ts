@@ -1,5 +1,7 @@
 /** Injection token of the options after defaults and validation (`ResolvedHeartbeatOptions`). */
 export const HEARTBEAT_RESOLVED_OPTIONS = Symbol('HEARTBEAT_RESOLVED_OPTIONS');
+/** Cluster presence (internal): a ClusterPresenceService when `cluster` is configured, else null. */
+export const CLUSTER_PRESENCE = Symbol('CLUSTER_PRESENCE');
 /** Optional RxJS scheduler of the ticker (internal: virtual time in tests). */
 export const HEARTBEAT_SCHEDULER = Symbol('HEARTBEAT_SCHEDULER');
 /** Metadata key written by the @OnPeer* decorators. */
@@ -37,3 +39,7 @@ export const DEPARTED_RETENTION_MS = 60_000;
  * before its socket is destroyed, whether or not the peer ever answers with FIN.
  */
 export const CLOSE_GRACE_MS = 200;
+
+export const DEFAULT_CLUSTER_NAMESPACE = 'nest-heartbeat';
+export const DEFAULT_LEASE_TTL_MS = 10_000;
+export const DEFAULT_RENEW_INTERVAL_MS = 2_000;

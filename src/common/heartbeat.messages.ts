@@ -21,6 +21,9 @@ const UNPRINTABLE = /[\u007f-\u009f\u2028\u2029\p{Cf}\p{Cs}]/gu;
 export const invalidOption = (path: string, rule: string, value: unknown) =>
   `nest-heartbeat: option "${path}" ${rule} (got ${JSON.stringify(value) ?? String(value)})`;
 
+export const unknownOption = (path: string, nearest: string | undefined) =>
+  `nest-heartbeat: unknown option "${path}"${nearest ? ` (did you mean "${path.replace(/[^.\]]+$/, nearest)}"?)` : ''}`;
+
 export const closingConnection = (who: string, why: string, reason: string) =>
   `Closing ${peerText(who)}: ${why} (${reason})`;
 

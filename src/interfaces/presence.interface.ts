@@ -14,6 +14,12 @@ export type LossReason =
   /** Cluster presence only: the replica that held the peer died. */
   | 'replica-lost';
 
+/**
+ * Why a link ended. Loss reasons are reported on `lost`; the other two are departures:
+ * `goodbye` (the peer said bye) and `local` (we closed it).
+ */
+export type CloseCause = LossReason | 'goodbye' | 'local';
+
 export type PresenceEventType = 'joined' | 'suspect' | 'recovered' | 'lost' | 'left';
 
 /** Counters of one peer's links, summed over the links it had since it joined. */

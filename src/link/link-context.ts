@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
-import { detectionRule, type DetectionRule, type LinkStatus } from '../detector/failure-detector.js';
+import type { DetectionRule, LinkStatus } from '../detector/failure-detector.js';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
-import type { ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
+import type { ResolvedHeartbeatOptions } from '../options/resolved-options.js';
 import type { LossReason, PeerStats } from '../interfaces/presence.interface.js';
 import type { CloseCause } from './close-cause.js';
 
@@ -76,7 +76,7 @@ export function createLinkContext(
     incarnation: options.incarnation,
     metadata: options.metadata,
     heartbeat: options.heartbeat,
-    rule: detectionRule(options.heartbeat),
+    rule: options.heartbeat.rule,
     minPingIntervalMs: options.server?.minPingIntervalMs,
     handshakeTimeoutMs: options.limits.handshakeTimeoutMs,
     maxFrameBytes: options.limits.maxFrameBytes,

@@ -3,7 +3,7 @@ import { auditTime, Subject, type Observable } from 'rxjs';
 import type { LinkStatus } from '../detector/failure-detector.js';
 import { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import { DEPARTED_RETENTION_MS, HEARTBEAT_RESOLVED_OPTIONS } from '../common/heartbeat.constants.js';
-import type { ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
+import type { ResolvedHeartbeatOptions } from '../options/resolved-options.js';
 import type {
   LossReason, PeerInfo, PeerStats, PeerStatus, PresenceEvent, PresenceEventType,
 } from '../interfaces/presence.interface.js';
@@ -108,7 +108,7 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
     this.changes$ = this.changes.pipe(auditTime(CHANGES_AUDIT_MS, clock.rxScheduler));
   }
 
-  list(): PeerInfo[] {
+  peers(): PeerInfo[] {
     const out: PeerInfo[] = [];
     for (const entry of this.entries.values()) out.push(this.snapshot(entry));
     return out;

@@ -1,8 +1,9 @@
 import { TcpSocket } from '@nestjs/microservices';
 import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import { failFraming, LISTENER_SINK } from '../nest/tcp-internals.js';
-import { FrameDecoder, readBeats } from './frame-decoder.js';
+import { adoptSocket, failFraming, LISTENER_SINK, markClosed } from '../nest/tcp-internals.js';
+import { BeatReader } from './beat-reader.js';
+import { FrameDecoder } from './frame-decoder.js';
 import { encodeControl, encodeFrame, type ControlFrame } from './frames.js';
 
 /** What the socket reports to the link that owns it. */
@@ -29,6 +30,16 @@ export interface FramingOptions {
    * listens there); the server takes them here, with no listener per socket.
    */
   onMessage?: (socket: HeartbeatSocket, message: Record<string, unknown>) => void;
+}
+
+/** FramingOptions with what the sockets of one server or client share to read and write. */
+export interface Framing extends FramingOptions {
+  readonly beats: BeatReader;
+  readonly turns: LoopTurns;
+}
+
+export function createFraming(options: FramingOptions): Framing {
+  return { ...options, beats: new BeatReader(), turns: new LoopTurns() };
 }
 
 /** The HeartbeatSocket of a net.Socket, for the listeners below (shared by every socket). */
@@ -61,21 +72,29 @@ export interface LinkTransport {
 
 /**
  * Turns of the event loop as the sockets see them: a turn is what runs before the next
- * `process.nextTick` (a synchronous run and the microtasks and ticks it queued). One shared
- * tick per turn ends it, and only when a socket asked.
+ * `process.nextTick` (a synchronous run and the microtasks and ticks it queued). One tick per
+ * turn ends it, and only when a socket asked.
  */
-let turn = 0;
-let turnEnding = false;
-function currentTurn(): number {
-  if (!turnEnding) {
-    turnEnding = true;
-    process.nextTick(endTurn);
+export class LoopTurns {
+  private turn = 0;
+  private ending = false;
+
+  current(): number {
+    if (!this.ending) {
+      this.ending = true;
+      process.nextTick(endTurn, this);
+    }
+    return this.turn;
   }
-  return turn;
+
+  /** @internal */
+  end(): void {
+    this.ending = false;
+    this.turn++;
+  }
 }
-function endTurn(): void {
-  turnEnding = false;
-  turn++;
+function endTurn(turns: LoopTurns): void {
+  turns.end();
 }
 
 /**
@@ -105,7 +124,7 @@ const FLUSH_CHARS = 16 * 1024;
 export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   private listener: FrameListener | null = null;
   lastSentAt: number;
-  private readonly options: FramingOptions;
+  private readonly options: Framing;
   /** Null once the byte stream was refused: nothing more is read. */
   private decoder: FrameDecoder | null;
   /** Created on the first chunk that ends inside a multi-byte character; ASCII-ending chunks need none. */
@@ -119,12 +138,12 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   /** Turn in which a data frame was last written directly. */
   private directTurn = -1;
 
-  constructor(socket: Socket, options: FramingOptions) {
+  constructor(socket: Socket, options: Framing) {
     // TcpSocket's constructor would hang four closures per socket on it (~0.5 KiB per peer with
     // their contexts and listener arrays, bench B2): it gets a sink, and the socket gets three
     // listeners shared by every socket, which find this object through OWNER.
     super(LISTENER_SINK);
-    (this as { socket: Socket }).socket = socket;
+    adoptSocket(this, socket);
     (socket as OwnedSocket)[OWNER] = this;
     socket.on('data', onSocketData);
     socket.on('error', onSocketError);
@@ -138,7 +157,7 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
    * Nest's ClientTCP constructs its `socketClass` with the socket alone: this class closes over
    * the framing options so the socket is complete from its constructor on.
    */
-  static withOptions(options: FramingOptions): new (socket: Socket) => HeartbeatSocket {
+  static withOptions(options: Framing): new (socket: Socket) => HeartbeatSocket {
     return class ConfiguredHeartbeatSocket extends HeartbeatSocket {
       constructor(socket: Socket) {
         super(socket, options);
@@ -160,7 +179,8 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
     this.lastSentAt = this.options.now();
     const data = encodeFrame(message as object);
     // The first frame of a turn goes out at once: a lone request or reply waits for nothing.
-    if (this.outbox.length === 0 && this.directTurn !== currentTurn()) {
+    const turn = this.options.turns.current();
+    if (this.outbox.length === 0 && this.directTurn !== turn) {
       this.directTurn = turn;
       this.socket.write(data, 'utf8', callback);
       return;
@@ -213,19 +233,14 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
 
   /** @internal The socket's `error`: no more sends, and the link learns the kernel's verdict. */
   failed(error: NodeJS.ErrnoException): void {
-    this.markClosed();
+    markClosed(this);
     this.listener?.onSocketError(error);
   }
 
   /** @internal The socket's `close`. */
   closed(): void {
-    this.markClosed();
+    markClosed(this);
     this.listener?.onTransportClosed();
-  }
-
-  /** TcpSocket's `sendMessage` fails fast once this is set (its own listeners would set it). */
-  private markClosed(): void {
-    (this as unknown as { isClosed: boolean }).isClosed = true;
   }
 
   protected handleData(data: Buffer | string): void {
@@ -234,7 +249,7 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
     try {
       // Pings and pongs straight from the bytes; the rest (data, other control frames) as text.
       if (typeof data !== 'string' && this.text === null && decoder.idle) {
-        const used = readBeats(data, decoder.maxLength, deliver, this);
+        const used = this.options.beats.read(data, decoder.maxLength, deliver, this);
         if (used === data.length || this.decoder === null) return;
         if (used > 0) data = data.subarray(used);
       }

@@ -5,13 +5,13 @@ import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import { PeerLostError } from '../errors/peer-lost.error.js';
 import { PeerUnavailableError } from '../errors/peer-unavailable.error.js';
 import * as messages from '../common/heartbeat.messages.js';
-import type { ResolvedClientOptions, ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
+import type { ResolvedClientOptions, ResolvedHeartbeatOptions } from '../options/resolved-options.js';
 import type { LossReason, PeerInfo } from '../interfaces/presence.interface.js';
 import { isDeparture } from '../link/close-cause.js';
 import { createLinkContext, type LinkContext } from '../link/link-context.js';
 import type { PeerLink } from '../link/peer-link.js';
 import type { PeerTable } from '../presence/peer-table.js';
-import { HeartbeatSocket } from '../protocol/heartbeat-socket.js';
+import { createFraming, HeartbeatSocket } from '../protocol/heartbeat-socket.js';
 import { attachLink } from './attach-link.js';
 import { backoffDelay } from './backoff.js';
 import { ReconnectLog, type LogLine } from './reconnect-log.js';
@@ -47,7 +47,7 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
   ) {
     const log = new Logger(`HeartbeatClient ${String(client.name)}`);
     const ctx = createLinkContext(options, ticker, table, log);
-    const socketClass = HeartbeatSocket.withOptions({ maxFrameBytes: ctx.maxFrameBytes, now: () => ticker.now() });
+    const socketClass = HeartbeatSocket.withOptions(createFraming({ maxFrameBytes: ctx.maxFrameBytes, now: () => ticker.now() }));
     super({ host: client.host, port: client.port, tlsOptions: client.tlsOptions, socketClass });
     this.target = `${client.host}:${client.port}`;
     this.log = log;

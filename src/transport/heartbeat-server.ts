@@ -1,12 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { ServerTCP, type BaseRpcContext, type ReadPacket } from '@nestjs/microservices';
-import type { AddressInfo, Server, Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { netServerOf, reportListenFailure } from '../nest/tcp-internals.js';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import * as messages from '../common/heartbeat.messages.js';
-import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../interfaces/heartbeat-options.interface.js';
+import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../options/resolved-options.js';
 import { createLinkContext, type LinkContext, type LinkReporter } from '../link/link-context.js';
 import type { LinkAuth, PeerLink } from '../link/peer-link.js';
-import { HeartbeatSocket, type FramingOptions } from '../protocol/heartbeat-socket.js';
+import { createFraming, HeartbeatSocket, type Framing } from '../protocol/heartbeat-socket.js';
 import { attachLink, remoteAddress } from './attach-link.js';
 
 /**
@@ -36,7 +37,7 @@ export class HeartbeatServer extends ServerTCP {
   private readonly routes = new Map<string, string>();
   private readonly ctx: LinkContext;
   /** Shared by every accepted socket: nothing per socket but the socket, its framing and its link. */
-  private readonly framing: FramingOptions;
+  private readonly framing: Framing;
   private readonly auth: LinkAuth;
 
   constructor(
@@ -52,15 +53,15 @@ export class HeartbeatServer extends ServerTCP {
     this.ctx = createLinkContext(config, ticker, table, new Logger(HeartbeatServer.name), (link) => this.links.delete(link as PeerLink));
     this.auth = { expect: server.authToken };
     const onHandlerError = (error: any) => this.handleError(error);
-    this.framing = {
+    this.framing = createFraming({
       maxFrameBytes: this.ctx.maxFrameBytes,
       now: () => ticker.now(),
       // What Nest's bindHandler does with each message, without its listeners per socket.
       onMessage: (socket, message) => void this.handleMessage(socket, message).catch(onHandlerError),
-    };
+    });
     if (tlsOptions) {
       // Node reports a failed or timed-out TLS handshake here but leaves the socket open.
-      (this.server as unknown as Server).on('tlsClientError', (error: Error & { code?: string }, socket: Socket) => {
+      netServerOf(this)!.on('tlsClientError', (error: Error & { code?: string }, socket: Socket) => {
         this.ctx.logger.warn(messages.closingConnection(remoteAddress(socket), messages.tlsHandshakeFailed(error.code ?? error.message), 'protocol-error'));
         socket.destroy();
       });
@@ -71,7 +72,7 @@ export class HeartbeatServer extends ServerTCP {
   override listen(callback: (err?: unknown, ...optionalParams: unknown[]) => void): void {
     this.server.once('error', (err: NodeJS.ErrnoException) => {
       if (err?.code === 'EADDRINUSE' || err?.code === 'ECONNREFUSED') {
-        this._status$.next('disconnected' as never);
+        reportListenFailure(this);
         callback(err);
       }
     });
@@ -80,7 +81,7 @@ export class HeartbeatServer extends ServerTCP {
 
   /** The bound address once listening (useful with `port: 0`). */
   get address(): AddressInfo | undefined {
-    const address = (this.server as unknown as Server | undefined)?.address();
+    const address = netServerOf(this)?.address();
     return typeof address === 'object' && address !== null ? address : undefined;
   }
 

@@ -68,7 +68,7 @@ export class MemoryTransport implements LinkTransport {
 export function virtualWorld(options: HeartbeatModuleOptions = {}) {
   const clock = new VirtualClock();
   const resolved = resolveHeartbeatOptions({ nodeId: 'local', ...options });
-  const ticker = new HeartbeatTicker(resolved, clock.scheduler);
+  const ticker = new HeartbeatTicker(resolved.heartbeat.rule, clock.scheduler);
   const table = new PeerTable(ticker, resolved);
   const presence = new PresenceService(table);
   const logger = new Logger('test');
