@@ -12,7 +12,7 @@ import { ConsoleLogger, Inject, Injectable, Module, type OnApplicationBootstrap,
 import { NestFactory } from '@nestjs/core';
 import { firstValueFrom } from 'rxjs';
 // In your application: from 'nest-heartbeat'.
-import { HeartbeatClient, HeartbeatModule, OnPeerJoined, OnPeerLeft, OnPeerLost, OnPeerRecovered, OnPeerSuspect, type PresenceEvent } from '../src/index.js';
+import { HeartbeatClient, HeartbeatModule, PresenceService } from '../src/index.js';
 
 const [host, port] = (process.env.DEMO_SERVER ?? '127.0.0.1:3000').split(':');
 const intervalMs = Number(process.env.DEMO_INTERVAL_MS ?? 1000);
@@ -53,14 +53,14 @@ class Worker implements OnApplicationBootstrap, OnApplicationShutdown {
   }
 }
 
-/** What this peer sees of its server(s): reported to the demo runner (the deploy demo checks them). */
+/** What this peer sees of its server(s), for the demo runner (the deploy demo checks it): every presence event. */
 @Injectable()
-class ServerEvents {
-  @OnPeerJoined() joined(e: PresenceEvent) { report('presence', { ...e }); }
-  @OnPeerSuspect() suspect(e: PresenceEvent) { report('presence', { ...e }); }
-  @OnPeerRecovered() recovered(e: PresenceEvent) { report('presence', { ...e }); }
-  @OnPeerLost() lost(e: PresenceEvent) { report('presence', { ...e }); }
-  @OnPeerLeft() left(e: PresenceEvent) { report('presence', { ...e }); }
+class ServerEvents implements OnApplicationBootstrap {
+  constructor(@Inject(PresenceService) private readonly presence: PresenceService) {}
+
+  onApplicationBootstrap() {
+    this.presence.events$.subscribe((e) => report('presence', { ...e }));
+  }
 }
 
 @Module({

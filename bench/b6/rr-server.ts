@@ -14,8 +14,8 @@ import 'reflect-metadata';
 import { Controller, Module, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { MessagePattern, Transport, type MicroserviceOptions } from '@nestjs/microservices';
-import { createServer } from 'node:net';
 import { HeartbeatModule, HeartbeatServer } from '../../src/index.js';
+import { freePort } from '../../lab/ports.js';
 import { emit, serveCommands } from '../lib/proc.js';
 
 const impl = process.argv[2] === 'stock' ? 'stock' : 'ours';
@@ -32,16 +32,6 @@ class WorkController {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const logger = ['error', 'warn'] as ('error' | 'warn')[];
 let app: INestMicroservice;

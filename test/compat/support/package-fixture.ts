@@ -1,4 +1,4 @@
-import { freePort } from '../../support/ports.js';
+import { freePort } from '../../../lab/ports.js';
 /**
  * Pack once, install into a fixture app: the one helper behind every compat and example test.
  *
