@@ -39,21 +39,24 @@ function npmStart(args: string[], timeoutMs: number): Promise<Run> {
   }));
 }
 
-/** The summary's rows, grouped by fault: each measured event's verdict, or the skip reason. */
-function summaryByFault(out: string): Map<string, { verdicts: string[]; skipped?: string }> {
+/** The summary's rows, grouped by fault: each measured event's row and verdict, or the skip reason. */
+function summaryByFault(out: string): Map<string, { verdicts: string[]; rows: string[]; skipped?: string }> {
   const lines = out.split('\n');
   const start = lines.findIndex((l) => l.startsWith('Summary ('));
-  const faults = new Map<string, { verdicts: string[]; skipped?: string }>();
-  let current: { verdicts: string[]; skipped?: string } | undefined;
+  const faults = new Map<string, { verdicts: string[]; rows: string[]; skipped?: string }>();
+  let current: { verdicts: string[]; rows: string[]; skipped?: string } | undefined;
   for (const line of lines.slice(start + 1)) {
     if (line.trim() === '') break;
     const name = FAULTS.find((f) => line.startsWith(` ${f} `));
-    if (name) faults.set(name, current = { verdicts: [] });
+    if (name) faults.set(name, current = { verdicts: [], rows: [] });
     else if (!line.startsWith('  ')) current = undefined; // 'false alarms', the legend
     const skipped = / skipped \(peer-\d+\): (.*)$/.exec(line);
     if (current && skipped) current.skipped = skipped[1];
     const verdict = /\s(OK|MISSED)$/.exec(line);
-    if (current && verdict) current.verdicts.push(verdict[1]);
+    if (current && verdict) {
+      current.verdicts.push(verdict[1]);
+      current.rows.push(line.trim());
+    }
   }
   return faults;
 }
@@ -71,8 +74,9 @@ test('npm start: the demo exits 0 with every fault detected within its bound', a
       expect({ name, skipped: fault.skipped, mustRun, context }).toEqual({ name, skipped: fault.skipped, mustRun: false, context });
       continue;
     }
-    expect({ name, verdicts: fault.verdicts.length > 0 && fault.verdicts.every((v) => v === 'OK'), context })
-      .toEqual({ name, verdicts: true, context });
+    // Each measured row must say OK (a failure shows the row: event, time, bound).
+    expect(fault.verdicts.length).toBeGreaterThan(0);
+    expect({ name, rows: fault.rows }).toEqual({ name, rows: fault.rows.map((r) => r.replace(/MISSED$/, 'OK')) });
   }
   const ran = [...faults.values()].filter((f) => f.skipped === undefined).length;
   expect(run.out).toMatch(new RegExp(`${ran === 1 ? 'The fault was' : `All ${ran} faults`} detected within bound[^\\n]*\\. Exit code 0\\.`));
