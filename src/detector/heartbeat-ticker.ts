@@ -69,15 +69,16 @@ export class HeartbeatTicker implements OnApplicationShutdown {
 
   /**
    * Runs `fn` once after `ms` on this clock; returns a cancel function. On real time the timer
-   * is unref'd: a pending expiry never keeps the process alive.
+   * is unref'd (a pending expiry never keeps the process alive) unless `keepAlive`: a client
+   * waiting to reconnect, or a request waiting for its link, is work the process still has.
    */
-  after(ms: number, fn: () => void): () => void {
+  after(ms: number, fn: () => void, keepAlive = false): () => void {
     if (this.scheduler !== asyncScheduler) {
       const action = this.scheduler.schedule(fn, ms);
       return () => action.unsubscribe();
     }
     const timer = setTimeout(fn, ms);
-    timer.unref();
+    if (!keepAlive) timer.unref();
     return () => clearTimeout(timer);
   }
 

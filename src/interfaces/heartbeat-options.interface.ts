@@ -57,6 +57,12 @@ export interface HeartbeatServerOptions {
    * (`too-many-pings`). Default `100`.
    */
   minPingIntervalMs?: number;
+  /**
+   * On shutdown the server first tells its peers it is draining (they send nothing new and
+   * connect again elsewhere), lets the requests in flight finish for up to this long, then says
+   * goodbye. `0`: goodbye at once. Default `5000`.
+   */
+  drainTimeoutMs?: number;
 }
 
 export interface ReconnectOptions {

@@ -15,10 +15,12 @@ export type LossReason =
   | 'replica-lost';
 
 /**
- * Why a link ended. Loss reasons are reported on `lost`; the other two are departures:
- * `goodbye` (the peer said bye) and `local` (we closed it).
+ * Why a link ended. Loss reasons are reported on `lost`; `goodbye` (the peer said bye) and
+ * `local` (we closed it) are departures; `superseded` (a newer incarnation of the same nodeId
+ * holds it) and `identity-mismatch` (the server is not the `expectNodeId` we asked for) end a
+ * handshake before anyone joined (`HandshakeError.closeCause`).
  */
-export type CloseCause = LossReason | 'goodbye' | 'local';
+export type CloseCause = LossReason | 'goodbye' | 'local' | 'superseded' | 'identity-mismatch';
 
 export type PresenceEventType = 'joined' | 'suspect' | 'recovered' | 'lost' | 'left';
 

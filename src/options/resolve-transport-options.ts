@@ -1,5 +1,5 @@
 import {
-  DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MIN_PING_INTERVAL_MS, DEFAULT_PORT,
+  DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MIN_PING_INTERVAL_MS, DEFAULT_PORT,
   DEFAULT_RECONNECT, MAX_TIMER_MS,
 } from '../common/heartbeat.constants.js';
 import { invalidOption } from '../common/heartbeat.messages.js';
@@ -10,7 +10,7 @@ import type {
 import * as check from './option-checks.js';
 import type { ResolvedClientOptions, ResolvedHeartbeatOptions, ResolvedServerOptions } from './resolved-options.js';
 
-const SERVER_KEYS = ['host', 'port', 'tlsOptions', 'authToken', 'maxFrameBytes', 'handshakeTimeoutMs', 'minPingIntervalMs'] as const;
+const SERVER_KEYS = ['host', 'port', 'tlsOptions', 'authToken', 'maxFrameBytes', 'handshakeTimeoutMs', 'minPingIntervalMs', 'drainTimeoutMs'] as const;
 const CLIENT_KEYS = ['name', 'host', 'port', 'tlsOptions', 'authToken', 'reconnect', 'waitForReadyMs'] as const;
 const RECONNECT_KEYS = ['initialDelayMs', 'maxDelayMs', 'factor', 'jitter'] as const;
 
@@ -29,6 +29,7 @@ export function resolveServerOptions(given: unknown, rule: DetectionRule): { ser
     tlsOptions: s.tlsOptions,
     authToken: check.optionalString('server.authToken', s.authToken),
     minPingIntervalMs: check.duration('server.minPingIntervalMs', s.minPingIntervalMs, DEFAULT_MIN_PING_INTERVAL_MS, 0),
+    drainTimeoutMs: check.duration('server.drainTimeoutMs', s.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS, 0),
   };
   return { server, limits };
 }

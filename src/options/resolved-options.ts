@@ -36,6 +36,7 @@ export interface ResolvedServerOptions {
   tlsOptions?: TlsOptions;
   authToken?: string;
   minPingIntervalMs: number;
+  drainTimeoutMs: number;
 }
 
 export interface ResolvedClientOptions {

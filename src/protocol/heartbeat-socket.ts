@@ -62,6 +62,8 @@ export interface LinkTransport {
   readonly lastSentAt: number;
   /** Bytes queued in user space for a peer that does not read. */
   readonly writableLength: number;
+  /** Server side: requests read whose last reply is not written yet. */
+  readonly pendingRequests: number;
   /** Writes a control frame; returns its encoded length. */
   sendControl(frame: ControlFrame): number;
   /** Graceful close (FIN after what is queued). */
@@ -137,6 +139,11 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   private outboxCallbacks: Array<(err?: unknown) => void> | null = null;
   /** Turn in which a data frame was last written directly. */
   private directTurn = -1;
+  /**
+   * Server side: requests read on this socket whose last reply (`isDisposed`, or an `err`, as
+   * ClientTCP counts it) is not written yet. A draining server waits for them.
+   */
+  pendingRequests = 0;
 
   constructor(socket: Socket, options: Framing) {
     // TcpSocket's constructor would hang four closures per socket on it (~0.5 KiB per peer with
@@ -177,6 +184,10 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
 
   protected handleSend(message: unknown, callback?: (err?: unknown) => void): void {
     this.lastSentAt = this.options.now();
+    if (this.pendingRequests > 0) {
+      const reply = message as { isDisposed?: boolean; err?: unknown };
+      if (reply.isDisposed === true || reply.err !== undefined) this.pendingRequests--;
+    }
     const data = encodeFrame(message as object);
     // The first frame of a turn goes out at once: a lone request or reply waits for nothing.
     const turn = this.options.turns.current();
@@ -269,8 +280,12 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   onDecodedFrame(frame: Record<string, unknown>, length: number): void {
     if (this.decoder === null) return;
     if (this.listener && !this.listener.onFrame(frame, length)) return;
-    if (this.options.onMessage) this.options.onMessage(this, frame);
-    else this.socket.emit('message', frame);
+    if (this.options.onMessage) {
+      if (frame.id !== undefined) this.pendingRequests++;
+      this.options.onMessage(this, frame);
+    } else {
+      this.socket.emit('message', frame);
+    }
   }
 
   private enqueue(data: string, callback?: (err?: unknown) => void): void {

@@ -11,7 +11,7 @@ describe('options: defaults and validation', () => {
     });
     expect(o.incarnation).toMatch(/^[0-9a-f]{16}$/);
     expect(o.keepAlive).toEqual({ enabled: true, idleMs: 5000, intervalMs: 1000, probes: 4, userTimeoutMs: 9000, noDelay: true });
-    expect(o.server).toEqual({ host: '127.0.0.1', port: 3000, tlsOptions: undefined, authToken: undefined, minPingIntervalMs: 100 });
+    expect(o.server).toEqual({ host: '127.0.0.1', port: 3000, tlsOptions: undefined, authToken: undefined, minPingIntervalMs: 100, drainTimeoutMs: 5000 });
     expect(o.limits).toEqual({ maxFrameBytes: 4 * 1024 * 1024, handshakeTimeoutMs: 10_000 });
     expect(o.clients[0]).toMatchObject({ name: 'A', host: '127.0.0.1', port: 3000, waitForReadyMs: 0, reconnect: { initialDelayMs: 200, maxDelayMs: 5000, factor: 2, jitter: 0.2 } });
   });
