@@ -64,16 +64,19 @@ export async function runDeployDemo(): Promise<number> {
   const seen: Seen[] = [];
   const sent = new Map<string, number>(PEERS.map((p) => [p, 0]));
   let sigtermAt: number | undefined;
+  /** After the summary: the teardown's own events (the peers' requests cut by their own shutdown) are not part of the story. */
+  let quiet = false;
   const onLog = (who: string) => (r: LogRecord) => ui.log(`${stamp()}   ${c.dim(`[${who}] ${r.level} ${r.context ? `${r.context}: ` : ''}${String(r.message)}`)}`);
   const onPeerReport = (peer: string) => (r: Report) => {
     if (r.evt === 'work') {
       const w = { peer, n: r.n, at: r.at, ms: r.ms, ok: r.ok, error: r.error } as Work;
       work.push(w);
       sent.set(peer, Math.max(sent.get(peer)!, w.n));
-      if (!w.ok) ui.log(`${stamp()} ${c.red(`✖ ${peer} request #${w.n} failed after ${w.ms} ms: ${w.error}`)}`);
+      if (!w.ok && !quiet) ui.log(`${stamp()} ${c.red(`✖ ${peer} request #${w.n} failed after ${w.ms} ms: ${w.error}`)}`);
     } else if (r.evt === 'presence') {
       const e = { ...(r as unknown as PresenceEvent), by: peer };
       seen.push(e);
+      if (quiet) return;
       const paint = { joined: c.green, suspect: c.yellow, recovered: c.green, lost: c.red, left: c.blue }[e.type];
       const since = sigtermAt !== undefined && e.at >= sigtermAt ? c.cyan(`SIGTERM +${e.at - sigtermAt} ms`) : '';
       ui.log(`${stamp(e.at)} ${pad(peer, 7)} sees ${paint(pad(`● ${e.type}`, 11))} ${pad(e.peer.id, 9)} ${pad(e.reason ?? '', 24)} ${since}`.trimEnd());
@@ -184,8 +187,9 @@ export async function runDeployDemo(): Promise<number> {
     : c.red('The rolling update failed requests or lost peers. Exit code 1.'));
   process.stdout.write(`${out.join('\n')}\n`);
 
-  await Promise.all([...peers, two.app].map((app) => app.stop()));
-  await one.app.stop();
+  quiet = true;
+  await Promise.all(peers.map((app) => app.stop()));
+  await Promise.all([one.app, two.app].map((app) => app.stop()));
   await service.close();
   process.stdout.write(`${c.dim('Stopped the servers, the peers and the Service.')}\n`);
   return ok ? 0 : 1;

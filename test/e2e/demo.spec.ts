@@ -3,6 +3,8 @@
  * and seven peers, one process each, six faults one after another) and must exit 0 with every
  * fault detected within its bound. As root in CI every fault must run, the cable (network
  * namespace) and the connection reset (ss -K) included, and the namespace must be gone after.
+ * `npm start -- --deploy` (demo/deploy.ts: a rolling update of the server behind a Service under
+ * four peers' steady requests) must exit 0 too: no failed request, no peer lost.
  *
  * `--interval 250` (half the demo's default) halves the run (~25 s instead of ~45 s). It weakens
  * nothing: every bound the demo checks is either fixed (graceful 100 ms, crash and reset suspect
@@ -89,3 +91,16 @@ test('npm start: the demo exits 0 with every fault detected within its bound', a
     expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toMatch(new RegExp(`^${namespace}\\b`, 'm'));
   }
 }, 180_000);
+
+test('npm start -- --deploy: a rolling update under steady requests fails none and loses no peer', async () => {
+  const run = await npmStart(['--deploy'], 90_000);
+  const lines = run.out.split('\n');
+  const summary = lines.slice(lines.findIndex((l) => l.startsWith('Summary')) + 1);
+  const rows = summary.slice(0, summary.findIndex((l) => l.trim() === '')).filter((l) => /\s(OK|MISSED)$/.test(l)).map((l) => l.trim());
+  // 2 request rows, one per peer (server-1 left, server-2 joined, no lost), the old server's exit.
+  expect(rows).toHaveLength(7);
+  expect(rows).toEqual(rows.map((r) => r.replace(/MISSED$/, 'OK')));
+  expect(rows[0]).toMatch(/^failed requests \(must be 0\)\s+0 of \d+\s+OK$/);
+  expect(run.out).toContain('Rolling update without a failed request or a lost peer. Exit code 0.');
+  expect({ code: run.code, err: run.err.slice(-2000) }).toEqual({ code: 0, err: run.err.slice(-2000) });
+}, 120_000);
