@@ -36,8 +36,7 @@ const portNumber = (port: number | string) => (typeof port === 'number' ? port :
 /** The library's defaults, as the module resolves them for a server. */
 const defaults = resolveHeartbeatOptions({ server: {} });
 const detectionBoundMs = (defaults.heartbeat.missedBeats + 1) * defaults.heartbeat.intervalMs;
-// API.md "Deploys: drain, then goodbye": server.drainTimeoutMs, default 5,000.
-const drainTimeoutMs: number = (defaults.server as { drainTimeoutMs?: number } | undefined)?.drainTimeoutMs ?? 5000;
+const drainTimeoutMs = defaults.server!.drainTimeoutMs;
 
 /** The default a `Number(process.env.NAME ?? n)` in the example falls back to. */
 function exampleDefault(name: string): number {
