@@ -126,16 +126,13 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
 
   /**
    * Ends the link gracefully: `bye` when we leave (`local`, on an open link of a managed peer),
-   * GOAWAY when we close it on a peer that pinged too fast; then FIN after what is queued, and the
-   * socket destroyed after the grace if the peer does not close it. `why` is logged when given.
+   * then FIN after what is queued, and the socket destroyed after the grace if the peer does not
+   * close it. `why` is logged when given.
    */
   close(cause: CloseCause = 'local', why?: string): void {
-    const wasLive = this._phase === 'open' || this._phase === 'draining';
+    const sayBye = cause === 'local' && (this._phase === 'open' || this._phase === 'draining') && this._managed;
     if (!this.beginClosing(cause)) return;
-    if (wasLive && this._managed) {
-      if (cause === 'local') this.send(BYE);
-      else if (cause === 'too-many-pings') this.send(goAway('too-many-pings'));
-    }
+    if (sayBye) this.send(BYE);
     this.transport.end();
     if (why !== undefined) this.ctx.logger.warn(messages.closingConnection(this._peerId || this.address, why, cause));
   }
@@ -299,7 +296,11 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     const floor = this.direction === 'inbound' ? this.ctx.minPingIntervalMs : undefined;
     if (floor) {
       this.pings = afterPing(this.pings, now, floor, this.ctx.clock.blockedSince(now - floor));
-      if (tooManyPings(this.pings)) return this.close('too-many-pings', messages.tooManyPings(this.pings.strikes, floor));
+      if (tooManyPings(this.pings)) {
+        // GOAWAY, then cut at once: a flooder gets no grace to keep flooding in.
+        this.send(goAway('too-many-pings'));
+        return this.terminate('too-many-pings', messages.tooManyPings(this.pings.strikes, floor));
+      }
     }
     this.send(pong(frame));
     // The peer's own RTT estimate, for the side that only answers; no RTT exceeds the link's age.
