@@ -210,10 +210,10 @@ export interface B5Result {
   durationMs: number;
 }
 
-// B6: rolling restart under load (bench/b6-rolling-restart.ts)
-export type B6Impl = 'ours' | 'stock';
+// B8: rolling restart under load (bench/b8-rolling-restart.ts)
+export type B8Impl = 'ours' | 'stock';
 
-export interface B6Restart {
+export interface B8Restart {
   /** Which instance was replaced, and by which. */
   old: string; replacement: string;
   /** The replacement's start until it listened (added to the Service then). */
@@ -226,8 +226,8 @@ export interface B6Restart {
   servedByOld: number;
 }
 
-export interface B6Run {
-  impl: B6Impl; rep: number;
+export interface B8Run {
+  impl: B8Impl; rep: number;
   sent: number; ok: number; failed: number; unanswered: number;
   /** Failed requests by error text (the first 80 characters). */
   errors: Record<string, number>;
@@ -235,18 +235,18 @@ export interface B6Run {
   /** From each SIGTERM until 1 s after that process exited. */
   duringRestartsMs: { n: number; p50: number; p99: number; max: number };
   achievedRate: number;
-  restarts: B6Restart[];
+  restarts: B8Restart[];
   /** Connections the Service opened to each instance. */
   connections: Record<string, number>;
 }
 
-export interface B6Result {
-  benchmark: 'b6';
+export interface B8Result {
+  benchmark: 'b8';
   machine: MachineInfo;
-  config: { reps: number; rate: number; callers: number; workMs: number; warmupMs: number; settleMs: number; waitForReadyMs: number; impls: B6Impl[] };
-  runs: B6Run[];
+  config: { reps: number; rate: number; callers: number; workMs: number; warmupMs: number; settleMs: number; waitForReadyMs: number; impls: B8Impl[] };
+  runs: B8Run[];
   summary: Array<{
-    impl: B6Impl; n: number; sent: number; failed: number; unanswered: number; failedPerRun: Summary; errors: Record<string, number>;
+    impl: B8Impl; n: number; sent: number; failed: number; unanswered: number; failedPerRun: Summary; errors: Record<string, number>;
     p99Ms: Summary; maxMs: Summary; restartP99Ms: Summary; restartMaxMs: Summary; exitMs: Summary; inFlightAtSigterm: Summary;
   }>;
   durationMs: number;

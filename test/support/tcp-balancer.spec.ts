@@ -1,5 +1,5 @@
 /**
- * The lab's Service stand-in (lab/tcp-balancer.ts), which the deploy demo and benchmark B6 put
+ * The lab's Service stand-in (lab/tcp-balancer.ts), which the deploy demo and benchmark B8 put
  * in front of the servers they restart: what they rely on, over real sockets.
  */
 import net from 'node:net';

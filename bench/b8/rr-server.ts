@@ -1,5 +1,5 @@
 /**
- * B6 server process: `node --import tsx bench/b6/rr-server.ts <ours|stock> <nodeId> <workMs>`.
+ * B8 server process: `node --import tsx bench/b8/rr-server.ts <ours|stock> <nodeId> <workMs>`.
  *
  * One instance of the service being rolled: `@MessagePattern('work')` answers after `workMs`
  * (a request that takes a while, so some are in flight when the instance stops). It stops the
@@ -19,7 +19,7 @@ import { freePort } from '../../lab/ports.js';
 import { emit, serveCommands } from '../lib/proc.js';
 
 const impl = process.argv[2] === 'stock' ? 'stock' : 'ours';
-const nodeId = process.argv[3] ?? `b6-${process.pid}`;
+const nodeId = process.argv[3] ?? `b8-${process.pid}`;
 const workMs = Number(process.argv[4] ?? 50);
 let served = 0;
 

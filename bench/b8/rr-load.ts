@@ -1,5 +1,5 @@
 /**
- * B6 load process: `node --import tsx bench/b6/rr-load.ts <ours|stock> <host> <port> <clients> <waitForReadyMs>`.
+ * B8 load process: `node --import tsx bench/b8/rr-load.ts <ours|stock> <host> <port> <clients> <waitForReadyMs>`.
  *
  * `clients` callers of one service address (the Service in front of the instances), each its
  * own connection, as `clients` separate caller pods would hold:
@@ -32,7 +32,7 @@ const callers: ClientTCP[] = [];
 const apps: INestApplicationContext[] = [];
 for (let k = 0; k < count; k++) {
   if (impl === 'ours') {
-    @Module({ imports: [HeartbeatModule.forRoot({ nodeId: `b6-caller-${process.pid}-${k}`, clients: [{ name: 'SERVICE', host, port, waitForReadyMs }] })] })
+    @Module({ imports: [HeartbeatModule.forRoot({ nodeId: `b8-caller-${process.pid}-${k}`, clients: [{ name: 'SERVICE', host, port, waitForReadyMs }] })] })
     class CallerModule {}
     const app = await NestFactory.createApplicationContext(CallerModule, { logger: ['error'] });
     apps.push(app);

@@ -1,13 +1,13 @@
 /**
- * B6 — a rolling restart under load: two instances of a service behind one address are
+ * B8 — a rolling restart under load: two instances of a service behind one address are
  * replaced one after the other while callers send 200 requests/s; how many requests fail?
  *
- *   node --import tsx bench/b6-rolling-restart.ts [--quick] [--reps=3] [--impls=ours,stock]
+ *   node --import tsx bench/b8-rolling-restart.ts [--quick] [--reps=3] [--impls=ours,stock]
  *
  * Per (implementation, repetition): a Service (lab/tcp-balancer.ts: one address, round robin
- * over its endpoints, as kube-proxy) in this process; two server processes (bench/b6/rr-server.ts,
+ * over its endpoints, as kube-proxy) in this process; two server processes (bench/b8/rr-server.ts,
  * `@MessagePattern('work')` answering after 50 ms) as its endpoints; one load process
- * (bench/b6/rr-load.ts) with 8 callers, each its own connection through the Service (so 4 on
+ * (bench/b8/rr-load.ts) with 8 callers, each its own connection through the Service (so 4 on
  * each instance), sending 200 requests/s in all, open loop. After a warm-up each instance is
  * replaced as a Kubernetes rolling update does it (maxSurge 1, maxUnavailable 0): the
  * replacement starts and, once it listens, joins the endpoints; the old one leaves the
@@ -22,11 +22,11 @@ import { join } from 'node:path';
 import { TcpBalancer } from '../lab/tcp-balancer.js';
 import { argValue, BENCH_DIR, hasFlag, isMain, log, machineInfo, quantileSorted, sleep, summarize, writeResult } from './lib/common.js';
 import { Child } from './lib/proc.js';
-import type { B6Impl, B6Restart, B6Result, B6Run } from './lib/results.js';
+import type { B8Impl, B8Restart, B8Result, B8Run } from './lib/results.js';
 import { renderResults } from './lib/report.js';
 
-const SERVER = join(BENCH_DIR, 'b6', 'rr-server.ts');
-const LOAD = join(BENCH_DIR, 'b6', 'rr-load.ts');
+const SERVER = join(BENCH_DIR, 'b8', 'rr-server.ts');
+const LOAD = join(BENCH_DIR, 'b8', 'rr-load.ts');
 
 interface Config { rate: number; callers: number; workMs: number; warmupMs: number; settleMs: number; waitForReadyMs: number }
 
@@ -37,12 +37,12 @@ function latency(recs: Rec[]) {
   return { n: ms.length, p50: quantileSorted(ms, 0.5), p99: quantileSorted(ms, 0.99), max: ms.length ? ms[ms.length - 1] : NaN };
 }
 
-async function runOne(impl: B6Impl, rep: number, cfg: Config): Promise<B6Run> {
+async function runOne(impl: B8Impl, rep: number, cfg: Config): Promise<B8Run> {
   const service = await TcpBalancer.start();
   const children: Child[] = [];
   const startServer = async (name: string) => {
     const t0 = Date.now();
-    const child = new Child(SERVER, [impl, name, String(cfg.workMs)], { label: `b6-${impl}-${name}` });
+    const child = new Child(SERVER, [impl, name, String(cfg.workMs)], { label: `b8-${impl}-${name}` });
     children.push(child);
     const ready = await child.ready(60_000);
     return { name, child, endpoint: { host: '127.0.0.1', port: ready.port as number }, bootMs: Date.now() - t0 };
@@ -50,14 +50,14 @@ async function runOne(impl: B6Impl, rep: number, cfg: Config): Promise<B6Run> {
   try {
     const instances = await Promise.all(['a1', 'b1'].map((n) => startServer(`${impl}-${n}`)));
     for (const s of instances) service.add(s.endpoint);
-    const load = new Child(LOAD, [impl, service.address.host, String(service.address.port), String(cfg.callers), String(cfg.waitForReadyMs)], { label: `b6-${impl}-load` });
+    const load = new Child(LOAD, [impl, service.address.host, String(service.address.port), String(cfg.callers), String(cfg.waitForReadyMs)], { label: `b8-${impl}-load` });
     children.push(load);
     await load.ready(60_000);
     const t0 = Date.now();
     await load.request({ cmd: 'start', rate: cfg.rate });
     await sleep(cfg.warmupMs);
 
-    const restarts: B6Restart[] = [];
+    const restarts: B8Restart[] = [];
     const windows: Array<[number, number]> = [];
     for (const [k, old] of instances.entries()) {
       const replacement = await startServer(`${impl}-${k === 0 ? 'a2' : 'b2'}`);
@@ -70,7 +70,7 @@ async function runOne(impl: B6Impl, rep: number, cfg: Config): Promise<B6Run> {
       const exitMs = Date.now() - sigtermAt;
       windows.push([sigtermAt, sigtermAt + exitMs + 1000]);
       restarts.push({ old: old.name, replacement: replacement.name, bootMs: replacement.bootMs, exitMs, inFlightAtSigterm: NaN, servedByOld: (await served).served });
-      log(`b6 ${impl} rep ${rep}: ${old.name} → ${replacement.name}: booted in ${replacement.bootMs} ms, old exited ${exitMs} ms after SIGTERM`);
+      log(`b8 ${impl} rep ${rep}: ${old.name} → ${replacement.name}: booted in ${replacement.bootMs} ms, old exited ${exitMs} ms after SIGTERM`);
       await sleep(cfg.settleMs);
     }
     const recs = await load.request<Rec[]>({ cmd: 'stop', settleMs: 10_000 }, 60_000);
@@ -84,12 +84,12 @@ async function runOne(impl: B6Impl, rep: number, cfg: Config): Promise<B6Run> {
     const unanswered = recs.filter((r) => r[1] < 0).length;
     const during = recs.filter((r) => windows.some(([from, to]) => r[0] >= from && r[0] <= to));
     const all = latency(recs);
-    const run: B6Run = {
+    const run: B8Run = {
       impl, rep, sent: recs.length, ok: recs.length - failedRecs.length - unanswered, failed: failedRecs.length, unanswered, errors,
       latencyMs: { p50: all.p50, p99: all.p99, max: all.max }, duringRestartsMs: latency(during),
       achievedRate: recs.length / elapsed, restarts, connections: Object.fromEntries(service.opened),
     };
-    log(`b6 ${impl} rep ${rep}: ${run.sent} sent, ${run.failed} failed ${JSON.stringify(errors)}, ${unanswered} unanswered; `
+    log(`b8 ${impl} rep ${rep}: ${run.sent} sent, ${run.failed} failed ${JSON.stringify(errors)}, ${unanswered} unanswered; `
       + `p99 ${all.p99.toFixed(0)} ms, max ${all.max.toFixed(0)} ms; during restarts p99 ${run.duringRestartsMs.p99.toFixed(0)} ms, max ${run.duringRestartsMs.max.toFixed(0)} ms; `
       + `in flight at SIGTERM ${restarts.map((r) => r.inFlightAtSigterm).join('/')}`);
     return run;
@@ -100,21 +100,21 @@ async function runOne(impl: B6Impl, rep: number, cfg: Config): Promise<B6Run> {
   }
 }
 
-export async function runB6(options: { quick?: boolean; reps?: number; impls?: B6Impl[] } = {}): Promise<B6Result> {
+export async function runB8(options: { quick?: boolean; reps?: number; impls?: B8Impl[] } = {}): Promise<B8Result> {
   const started = Date.now();
   const quick = options.quick ?? false;
   const reps = options.reps ?? (quick ? 1 : 3);
   const impls = options.impls ?? ['ours', 'stock'];
   const cfg: Config = { rate: 200, callers: 8, workMs: 50, warmupMs: quick ? 2000 : 3000, settleMs: 2000, waitForReadyMs: 2000 };
   const machine = machineInfo();
-  const runs: B6Run[] = [];
+  const runs: B8Run[] = [];
   for (let rep = 0; rep < reps; rep++) {
     for (const impl of rep % 2 === 0 ? impls : [...impls].reverse()) {
-      log(`b6: ${impl}, repetition ${rep + 1}/${reps}`);
+      log(`b8: ${impl}, repetition ${rep + 1}/${reps}`);
       runs.push(await runOne(impl, rep, cfg));
     }
   }
-  const summary: B6Result['summary'] = impls.map((impl) => {
+  const summary: B8Result['summary'] = impls.map((impl) => {
     const rs = runs.filter((r) => r.impl === impl);
     const errors: Record<string, number> = {};
     for (const r of rs) for (const [e, n] of Object.entries(r.errors)) errors[e] = (errors[e] ?? 0) + n;
@@ -128,16 +128,16 @@ export async function runB6(options: { quick?: boolean; reps?: number; impls?: B
       inFlightAtSigterm: summarize(rs.flatMap((r) => r.restarts.map((x) => x.inFlightAtSigterm))),
     };
   });
-  const result: B6Result = { benchmark: 'b6', machine, config: { reps, impls, ...cfg }, runs, summary, durationMs: Date.now() - started };
-  writeResult('b6', result);
+  const result: B8Result = { benchmark: 'b8', machine, config: { reps, impls, ...cfg }, runs, summary, durationMs: Date.now() - started };
+  writeResult('b8', result);
   return result;
 }
 
 if (isMain(import.meta.url)) {
   const reps = argValue('reps') ? Number(argValue('reps')) : undefined;
-  const impls = argValue('impls')?.split(',') as B6Impl[] | undefined;
-  const r = await runB6({ quick: hasFlag('--quick'), reps, impls });
+  const impls = argValue('impls')?.split(',') as B8Impl[] | undefined;
+  const r = await runB8({ quick: hasFlag('--quick'), reps, impls });
   renderResults();
-  log(`b6 done in ${(r.durationMs / 1000).toFixed(0)} s`);
+  log(`b8 done in ${(r.durationMs / 1000).toFixed(0)} s`);
   process.exit(0);
 }
