@@ -24,7 +24,7 @@ const UNPRINTABLE = /[\u007f-\u009f\u2028\u2029\p{Cf}\p{Cs}]/gu;
  */
 export function safeErrorText(error: unknown): string {
   try {
-    if (error instanceof Error) return peterOrText(`${error.name}: ${error.message}`);
+    if (error instanceof Error) return peterOrText(error.name === 'Error' ? error.message : `${error.name}: ${error.message}`);
     if (typeof error === 'symbol') return peterOrText(error.toString());
     if (typeof error === 'object' && error !== null) {
       const message = (error as { message?: unknown }).message;
