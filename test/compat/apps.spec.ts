@@ -176,6 +176,20 @@ describe.each(APPS)('$name app with the packed package', ({ name, format }) => {
     await server.stop();
   }, 60_000);
 
+  test('failover, as the README runs it: two instances, each with its own nodeId, both alive for the gateway', async () => {
+    const [portA, portB] = [String(await freePort()), String(await freePort())];
+    const a = app.start('server', { PORT: portA, NODE_ID: 'orders-1' });
+    const b = app.start('server', { PORT: portB, NODE_ID: 'orders-2' });
+    await a.waitFor(/^orders-1 listening/);
+    await b.waitFor(/^orders-2 listening/);
+    const gateway = app.start('failover', { ORDERS_A_PORT: portA, ORDERS_B_PORT: portB });
+    await gateway.waitFor(/^reply: \{"id":"A-3","total":42\}$/);
+    expect((await gateway.exited).code).toBe(0);
+    for (const s of [a, b]) expect(s.lines.filter((l) => /replaced|superseded|lost:/.test(l))).toEqual([]);
+    await a.stop();
+    await b.stop();
+  }, 60_000);
+
   if (name === 'nest12-esm') {
     test('under tsx (no decorator metadata) the client example runs: its injections use explicit tokens', async () => {
       const port = String(await freePort());
