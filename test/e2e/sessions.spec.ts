@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { firstValueFrom } from 'rxjs';
 import { PeerLostError, type HeartbeatClient, type PresenceEvent } from '../../src/index.js';
 import { sleep, startClientApp, startServerApp, waitForEvent } from '../support/apps.js';
+import { LagMeter } from '../support/lag.js';
 import { killAllPeers, PeerProcess } from '../support/peer-process.js';
 
 /**
@@ -161,6 +162,8 @@ describe('sessions', () => {
   });
 
   describe('one detection budget', () => {
+    const lag = new LagMeter().start();
+    afterAll(() => lag.stop());
     it.each([
       [400, 3],
       [4000, 2],
@@ -176,7 +179,9 @@ describe('sessions', () => {
         peer.signal('SIGSTOP');
         const lost = await waitForEvent(server.events, (e) => e.type === 'lost' && e.peer.id === id, 2 * budget + 1000);
         expect(lost.reason).toBe('heartbeat-timeout');
-        expect(lost.at - t0).toBeLessThanOrEqual(budget);
+        // The contract stretches the thresholds by the detecting process's loop stalls (this one),
+        // counted from the last frame heard, at most one interval before the fault.
+        expect(lost.at - t0).toBeLessThanOrEqual(budget + Math.ceil(lag.blockedSince(t0 - budget / 4)));
         await peer.kill();
       }
     }, 60_000);

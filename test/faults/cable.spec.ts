@@ -132,12 +132,16 @@ describe('one detection budget (issue 12)', () => {
         const { local, peerId } = rig;
         await sleep(budget / 2 + Math.random() * (budget / 4)); // faults at any phase of the beat
         const t0 = local.now();
+        // The contract stretches the thresholds by this process's own loop stalls (a loaded CI
+        // machine blocks it for tens of ms): they count from the last frame heard, one interval before.
+        local.markFault(t0 - budget / 4);
         await net.linkDown();
         const lost = await local.next('lost', peerId, t0, 3 * budget);
         const ms = lost.seenAt - t0;
-        report(`cable pulled, detectWithinMs ${budget} (trial ${i + 1}/${trials}): detected in ${Math.round(ms)} ms (budget ${budget})`);
+        const bound = budget + Math.ceil(lost.stallMs);
+        report(`cable pulled, detectWithinMs ${budget} (trial ${i + 1}/${trials}): detected in ${Math.round(ms)} ms (budget ${budget}, bound ${bound} incl. ${Math.round(lost.stallMs)} ms own-loop stall)`);
         expect(lost.reason).toBe('heartbeat-timeout');
-        expect(ms).toBeLessThanOrEqual(budget);
+        expect(ms).toBeLessThanOrEqual(bound);
         await killAllPeers();
         await rig.local.close();
         await net.destroy();
