@@ -38,6 +38,12 @@ export interface HeartbeatTimingOptions {
    * `recovered`, otherwise `lost` with the original reason when the window ends.
    */
   resumeWindowMs?: number;
+  /**
+   * How silence is judged. `'fixed'` (default): the thresholds above. `'adaptive'`: each link
+   * learns the mean and deviation of its gaps between arrivals and is suspect/lost when a silence
+   * is that improbable, never later than the `'fixed'` lost threshold (docs/DETECTION.md).
+   */
+  detector?: 'fixed' | 'adaptive';
 }
 
 export interface HeartbeatServerOptions {
@@ -109,7 +115,11 @@ export interface ResolvedHeartbeatOptions {
   /** Random per process start (per module instance), sent in the handshake: a restart is a new peer. */
   incarnation: string;
   metadata: Record<string, string>;
-  heartbeat: Required<Omit<HeartbeatTimingOptions, 'detectWithinMs'>> & { detectWithinMs?: number };
+  heartbeat: Required<Omit<HeartbeatTimingOptions, 'detectWithinMs'>> & {
+    detectWithinMs?: number;
+    /** Internal, not an option: the adaptive detector's levels (detector/adaptive-detector.ts), varied by bench B6. */
+    adaptiveLevels: { suspectDeviations: number; lostDeviations: number; warmupGaps: number };
+  };
   keepAlive: Required<KeepAliveOptions>;
   /**
    * Limits of every link of this process, inbound and outbound. Given under `server` (the

@@ -2,6 +2,7 @@ import {
   afterBeat, afterSilence, detectionRule, judgeSilence, nextDue, pingDue, type DetectionRule, type LinkStatus,
 } from '../detector/failure-detector.js';
 import { NOT_TICKED } from '../detector/heartbeat-ticker.js';
+import { afterGap, linkDetector, type LinkDetector } from '../detector/link-detector.js';
 import { smoothRtt } from '../detector/rtt.js';
 import { HandshakeError } from '../errors/handshake.error.js';
 import { CLOSE_GRACE_MS, MAX_PING_STRIKES } from '../common/heartbeat.constants.js';
@@ -44,8 +45,8 @@ export class PeerLink implements FrameListener, LinkView {
   private _peerId = '';
   private _metadata: Record<string, string> = {};
   private _incarnation = '';
-  /** The detection rule of this link: the context's, or slower when the server set a ping floor. */
-  private rule: DetectionRule;
+  /** This link's detector (the options' kind), under the context's rule or a slower one when the server set a ping floor. */
+  private detector: LinkDetector;
   private _managed = true;
   private _lastHeardAt: number;
   private _rttMs: number | undefined;
@@ -88,7 +89,7 @@ export class PeerLink implements FrameListener, LinkView {
     private readonly auth: LinkAuth = {},
   ) {
     this.connectedAt = this._lastHeardAt = ctx.clock.now();
-    this.rule = ctx.rule;
+    this.detector = linkDetector(ctx.heartbeat.detector, ctx.rule, ctx.heartbeat.adaptiveLevels);
     ctx.clock.add(this);
   }
 
@@ -136,6 +137,10 @@ export class PeerLink implements FrameListener, LinkView {
     // processed (one connection cannot try many tokens per read, nothing after bye is served).
     if (this._phase === 'closed' || this._cause !== undefined) return false;
     const now = this.ctx.clock.now();
+    // The adaptive detector learns the gap, less the time our own loop could not read.
+    if (this.detector.kind === 'adaptive' && this._phase === 'open') {
+      this.detector = afterGap(this.detector, now - this._lastHeardAt - this.ctx.clock.blockedSince(this._lastHeardAt));
+    }
     this._lastHeardAt = now;
     if (this._phase === 'open') this.setStatus(afterBeat(this._status));
     if (!isControlFrame(frame)) return this.onDataFrame();
@@ -168,20 +173,21 @@ export class PeerLink implements FrameListener, LinkView {
       this.fail('protocol-error', messages.slowReader(this.transport.writableLength));
       return Infinity;
     }
+    const rule = this.detector.rule; // the thresholds in force
     // Unmanaged or ending: only the slow-reader check, once an interval.
-    if (!this._managed || this._cause !== undefined) return now + this.rule.pingAfterMs;
+    if (!this._managed || this._cause !== undefined) return now + rule.pingAfterMs;
     const silence = now - this._lastHeardAt;
-    const next = afterSilence(this._status, judgeSilence(silence, this.rule, this.ctx.clock.blockedSince(this._lastHeardAt)));
+    const next = afterSilence(this._status, judgeSilence(silence, rule, this.ctx.clock.blockedSince(this._lastHeardAt)));
     if (next === 'lost') {
       this.fail('heartbeat-timeout', messages.peerSilent(silence));
       return Infinity;
     }
     this.setStatus(next);
-    if (pingDue(now, this.transport.lastSentAt, this.rule)) {
+    if (pingDue(now, this.transport.lastSentAt, rule)) {
       this._stats.pingsSent++;
       this.send(ping(++this.seq, now, this._rttMs));
     }
-    return nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.rule);
+    return nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, rule);
   }
 
   /** The socket reported an error; the first one is the kernel's verdict on the close that follows. */
@@ -344,7 +350,7 @@ export class PeerLink implements FrameListener, LinkView {
     const own = this.ctx.heartbeat.intervalMs;
     if (frame.minPing !== undefined && frame.minPing > own) {
       // The server's floor wins on this link, and detection follows the slower beat.
-      this.rule = detectionRule({ ...this.ctx.heartbeat, intervalMs: frame.minPing });
+      this.detector = linkDetector(this.detector.kind, detectionRule({ ...this.ctx.heartbeat, intervalMs: frame.minPing }), this.ctx.heartbeat.adaptiveLevels);
       this.ctx.warnOnce('ping-floor', messages.pingFloorAdopted(this.address, frame.minPing, own));
     }
     this._incarnation = frame.inc ?? '';

@@ -5,6 +5,7 @@ import {
   DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_PROBES, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MISSED_BEATS,
   DEFAULT_PORT, DEFAULT_RECONNECT, DEFAULT_SUSPECT_AFTER_BEATS, MAX_TIMER_MS, MIN_INTERVAL_MS, DEFAULT_MIN_PING_INTERVAL_MS,
 } from '../common/heartbeat.constants.js';
+import { DEFAULT_ADAPTIVE_LEVELS } from '../detector/adaptive-detector.js';
 import { tickPeriod } from '../detector/failure-detector.js';
 import { resolveClusterOptions } from './resolve-cluster-options.js';
 import { invalidOption } from '../common/heartbeat.messages.js';
@@ -93,6 +94,11 @@ export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): R
     Math.min(DEFAULT_SUSPECT_AFTER_BEATS, missedBeats),
     (n) => Number.isInteger(n) && n >= 1 && n <= missedBeats, `must be an integer from 1 to missedBeats (${missedBeats})`);
 
+  const detector = hb.detector ?? 'fixed';
+  if (detector !== 'fixed' && detector !== 'adaptive') {
+    throw new TypeError(invalidOption('heartbeat.detector', "must be 'fixed' or 'adaptive'", detector));
+  }
+
   const ka = options.keepAlive ?? {};
   const enabled = ka.enabled ?? true;
   if (typeof enabled !== 'boolean') throw new TypeError(invalidOption('keepAlive.enabled', 'must be a boolean', enabled));
@@ -157,7 +163,9 @@ export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): R
     nodeId: c.nodeId('nodeId', options.nodeId, defaultNodeId()),
     incarnation: randomBytes(8).toString('hex'),
     metadata: c.metadata('metadata', options.metadata),
-    heartbeat: { intervalMs, missedBeats, suspectAfterBeats, resumeWindowMs, detectWithinMs },
+    heartbeat: {
+      intervalMs, missedBeats, suspectAfterBeats, resumeWindowMs, detectWithinMs, detector, adaptiveLevels: { ...DEFAULT_ADAPTIVE_LEVELS },
+    },
     keepAlive: { enabled, idleMs, intervalMs: kaIntervalMs, probes, userTimeoutMs, noDelay },
     limits: { maxFrameBytes, handshakeTimeoutMs },
     server, clients,
