@@ -3,7 +3,9 @@
  * often it accuses a live one (suspicions and false losses per peer-hour; Chen, Toueg and
  * Aguilera's T_D and λ_M), under network profiles.
  *
- *   node --import tsx bench/b6-detection-qos.ts [--window-min=8] [--procs=6] [--links=8] [--profiles=quiet,pauses]
+ *   node --import tsx bench/b6-detection-qos.ts [--window-min=8] [--procs=6] [--links=8] [--profiles=quiet,pauses] [--quick]
+ *
+ * A full run (5 profiles × ~10 min) takes about 55 minutes.
  *
  * Per profile: an observer process serving every detector of b6/detectors.ts, the delaying proxy
  * (b6/proxy.ts) in front of it, and `procs` peer processes (b6/peers.ts), each in its own network
@@ -24,7 +26,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { jsonLine, LineProcess } from '../lab/child.js';
 import { createNetPair, destroyAllNetPairs, netnsAvailable, type NetPair } from '../lab/netns.js';
-import { argValue, BENCH_DIR, isMain, log, machineInfo, sleep, summarize, writeResult } from './lib/common.js';
+import { argValue, BENCH_DIR, hasFlag, isMain, log, machineInfo, sleep, summarize, writeResult } from './lib/common.js';
 import { Child } from './lib/proc.js';
 import { renderResults } from './lib/report.js';
 import type { B6DetectorRow, B6ProfileResult, B6Result } from './lib/results.js';
@@ -284,10 +286,12 @@ export async function runB6(options: { windowMs: number; procs: number; links: n
 }
 
 if (isMain(import.meta.url)) {
+  // --quick (npm run bench -- --quick): a smoke run, not a measurement.
+  const quick = hasFlag('--quick');
   const r = await runB6({
-    windowMs: Number(argValue('window-min') ?? 8) * 60_000,
-    procs: Number(argValue('procs') ?? 6),
-    links: Number(argValue('links') ?? 8),
+    windowMs: Number(argValue('window-min') ?? (quick ? 1 : 8)) * 60_000,
+    procs: Number(argValue('procs') ?? (quick ? 2 : 6)),
+    links: Number(argValue('links') ?? (quick ? 2 : 8)),
     profiles: argValue('profiles')?.split(',') ?? PROFILES.map((p) => p.name),
   });
   renderResults();

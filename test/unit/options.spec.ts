@@ -5,7 +5,10 @@ describe('options: defaults and validation', () => {
   it('fills every documented default', () => {
     const o = resolveHeartbeatOptions({ server: {}, clients: [{ name: 'A' }] });
     expect(o.nodeId).toMatch(/^.+-\d+-[0-9a-f]{6}$/);
-    expect(o.heartbeat).toEqual({ intervalMs: 1000, missedBeats: 3, suspectAfterBeats: 1, resumeWindowMs: 0 });
+    expect(o.heartbeat).toEqual({
+      intervalMs: 1000, missedBeats: 3, suspectAfterBeats: 1, resumeWindowMs: 0, detector: 'fixed',
+      adaptiveLevels: { suspectDeviations: 6, lostDeviations: 10, warmupGaps: 8 },
+    });
     expect(o.incarnation).toMatch(/^[0-9a-f]{16}$/);
     expect(o.keepAlive).toEqual({ enabled: true, idleMs: 5000, intervalMs: 1000, probes: 4, userTimeoutMs: 9000, noDelay: true });
     expect(o.server).toEqual({ host: '127.0.0.1', port: 3000, tlsOptions: undefined, authToken: undefined, minPingIntervalMs: 100 });
