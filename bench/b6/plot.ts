@@ -1,6 +1,6 @@
 /**
  * B6's trade-off plot as an SVG written by hand (no plotting dependency): one panel per profile,
- * x = false losses per peer-hour (0 at the left edge, then a log scale), y = T_D of hangs and
+ * x = false losses per peer-hour caused by a detector (0 at the left edge, then a log scale), y = T_D of hangs and
  * cable pulls together (a dot at the median, a whisker up to the max), one curve per detector
  * family through its settings.
  */
@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RESULTS_DIR } from '../lib/common.js';
 import type { B6DetectorRow, B6Result } from '../lib/results.js';
+import { detectionSamples, detectorLosses } from './figures.js';
 
 const COLORS: Record<B6DetectorRow['family'], string> = { fixed: '#1f77b4', adaptive: '#d62728', ws: '#2ca02c', 'socket.io': '#9467bd' };
 const W = 360;
@@ -16,10 +17,6 @@ const M = { left: 52, right: 12, top: 28, bottom: 40 };
 const X_MIN = 0.01;
 const X_MAX = 1000;
 const Y_MAX = 9000;
-
-export function detectionSamples(r: B6DetectorRow): number[] {
-  return [...r.hang.samples, ...r.cable.samples].sort((a, b) => a - b);
-}
 
 function x(rate: number): number {
   const plotW = W - M.left - M.right;
@@ -51,7 +48,7 @@ function panel(title: string, rows: B6DetectorRow[], ox: number, oy: number): st
     const points = rows.filter((r) => r.family === family && r.linkHours > 0)
       .map((r) => {
         const s = detectionSamples(r);
-        return { r, rate: r.falseLosses / r.linkHours, median: s.length ? s[Math.floor((s.length - 1) / 2)] : NaN, max: s.length ? s[s.length - 1] : NaN };
+        return { r, rate: detectorLosses(r) / r.linkHours, median: s.length ? s[Math.floor((s.length - 1) / 2)] : NaN, max: s.length ? s[s.length - 1] : NaN };
       })
       .filter((p) => Number.isFinite(p.median))
       .sort((a, b) => a.median - b.median);
@@ -59,7 +56,7 @@ function panel(title: string, rows: B6DetectorRow[], ox: number, oy: number): st
     if (points.length > 1) out.push(`<polyline fill="none" stroke="${color}" stroke-width="1.5" points="${points.map((p) => `${x(p.rate).toFixed(1)},${y(p.median).toFixed(1)}`).join(' ')}"/>`);
     for (const p of points) {
       out.push(`<line x1="${x(p.rate)}" x2="${x(p.rate)}" y1="${y(p.median)}" y2="${y(p.max)}" stroke="${color}" stroke-width="1"/>`);
-      out.push(`<circle cx="${x(p.rate)}" cy="${y(p.median)}" r="3" fill="${color}"><title>${p.r.detector}: T_D median ${p.median.toFixed(0)} ms, max ${p.max.toFixed(0)} ms; ${p.r.falseLosses} false losses in ${p.r.linkHours.toFixed(1)} peer-hours</title></circle>`);
+      out.push(`<circle cx="${x(p.rate)}" cy="${y(p.median)}" r="3" fill="${color}"><title>${p.r.detector}: T_D median ${p.median.toFixed(0)} ms, max ${p.max.toFixed(0)} ms; ${detectorLosses(p.r)} false losses in ${p.r.linkHours.toFixed(1)} peer-hours</title></circle>`);
     }
   }
   out.push('</g>');
