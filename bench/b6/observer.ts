@@ -37,7 +37,7 @@ async function startOurs(d: DetectorConfig): Promise<number> {
     heartbeat: { intervalMs: d.intervalMs, detector: d.family === 'adaptive' ? 'adaptive' : 'fixed' },
   });
   if (d.levels) Object.assign(resolved.heartbeat.adaptiveLevels, d.levels);
-  const ticker = new HeartbeatTicker(resolved);
+  const ticker = new HeartbeatTicker(resolved.heartbeat.rule);
   const table = new PeerTable(ticker, resolved);
   new PresenceService(table).events$.subscribe((e) => verdict(d.name, e.peer.id, e.type, e.reason));
   const server = new HeartbeatServer({ ...resolved, server: resolved.server! }, ticker, table);

@@ -37,7 +37,7 @@ function ours(d: DetectorConfig): void {
     return resolved;
   };
   const first = options(peerId(d, 0));
-  const ticker = new HeartbeatTicker(first);
+  const ticker = new HeartbeatTicker(first.heartbeat.rule);
   const table = new PeerTable(ticker, first);
   for (let i = 0; i < links; i++) {
     const resolved = i === 0 ? first : options(peerId(d, i));

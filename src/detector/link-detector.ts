@@ -25,6 +25,20 @@ export function linkDetector(kind: DetectorKind, fixed: DetectionRule, levels: A
   return kind === 'fixed' ? { kind, rule: fixed } : { kind, rule: fixed, fixed, levels, estimate: NO_GAPS };
 }
 
+/** The same detector judged under another fixed rule (a client that adopted the server's ping floor). */
+export function withRule(detector: LinkDetector, fixed: DetectionRule): LinkDetector {
+  if (detector.kind === 'fixed') return detector.rule === fixed ? detector : { kind: 'fixed', rule: fixed };
+  return detector.fixed === fixed ? detector : linkDetector('adaptive', fixed, detector.levels);
+}
+
+/**
+ * A frame arrived at `now`, the previous one at `lastHeardAt`; `clock.blockedSince` is how long our
+ * own loop could not read since then, taken out of the gap. The fixed detector returns at once.
+ */
+export function afterArrival(detector: LinkDetector, now: number, lastHeardAt: number, clock: { blockedSince(t: number): number }): LinkDetector {
+  return detector.kind === 'fixed' ? detector : afterGap(detector, now - lastHeardAt - clock.blockedSince(lastHeardAt));
+}
+
 /**
  * A frame arrived `gapMs` after the previous one (this process's own stalls taken out). The fixed
  * detector learns nothing; the adaptive one updates its estimate only on a sample (the same
