@@ -7,8 +7,8 @@
  *
  * A full run (5 profiles × ~10 min) takes about 55 minutes.
  *
- * Per profile: an observer process serving every detector of b6/detectors.ts, the delaying proxy
- * (b6/proxy.ts) in front of it, and `procs` peer processes (b6/peers.ts), each in its own network
+ * Per profile: an observer process serving every detector of b6/detectors.ts, the lab's delaying
+ * proxy (lab/delay-proxy.ts) in front of it, and `procs` peer processes (b6/peers.ts), each in its own network
  * namespace behind a veth pair, each holding `links` links to every detector through the proxy.
  *   1. fault-free window (`window-min`): every suspect and lost verdict on a live peer is a mistake;
  *   2. hangs: half the peer processes are SIGSTOPped (spread over 2 s), T_D = their links' lost
@@ -30,7 +30,7 @@ import { argValue, BENCH_DIR, hasFlag, isMain, log, machineInfo, sleep, summariz
 import { Child } from './lib/proc.js';
 import { renderResults } from './lib/report.js';
 import type { B6DetectorRow, B6ProfileResult, B6Result } from './lib/results.js';
-import type { DelayProfile } from './b6/proxy.js';
+import { DelayProxy, type DelayProfile } from '../lab/delay-proxy-client.js';
 import { DETECTORS } from './b6/detectors.js';
 import { writePlot } from './b6/plot.js';
 
@@ -148,13 +148,12 @@ async function runProfile(profile: Profile, opts: { windowMs: number; procs: num
   const loadStart = loadAverage();
   log(`b6 ${profile.name}: load ${loadStart.join(' ')}`);
   const observer = new Observer();
-  const proxy = new Child(join(BENCH_DIR, 'b6', 'proxy.ts'), [], { label: 'b6-proxy' });
   const peers: PeerProc[] = [];
+  let proxy: DelayProxy | undefined;
   try {
-    await Promise.all([observer.ready(), proxy.ready(60_000)]);
+    [proxy] = await Promise.all([DelayProxy.start(profile.delay), observer.ready()]);
     const upstream = await observer.request<Record<string, number>>('start');
-    await proxy.request({ cmd: 'profile', profile: profile.delay });
-    const ports = await proxy.request<Record<string, number>>({ cmd: 'listen', routes: DETECTORS.map((d) => ({ name: d.name, port: upstream[d.name] })) });
+    const ports = await proxy.listen(DETECTORS.map((d) => ({ name: d.name, port: upstream[d.name] })));
     for (let i = 0; i < opts.procs; i++) {
       const pair = await createNetPair();
       if (profile.lossPct) await applyLoss(pair, profile.lossPct);
@@ -172,7 +171,7 @@ async function runProfile(profile: Profile, opts: { windowMs: number; procs: num
     log(`b6 ${profile.name}: ${joined()}/${expected} links joined`);
     await sleep(20_000);
     await observer.request('stats');
-    await proxy.request({ cmd: 'stats' });
+    await proxy.stats();
 
     // 1. Fault-free window.
     const from = now();
@@ -182,7 +181,7 @@ async function runProfile(profile: Profile, opts: { windowMs: number; procs: num
     const to = now();
     const windowLoad = loadAverage();
     const observerStats = await observer.request<{ loopDelayMs: { p99: number; max: number } }>('stats');
-    const proxyStats = await proxy.request<{ loopDelayMs: { p99: number; max: number } }>({ cmd: 'stats' });
+    const proxyStats = await proxy.stats();
     await sleep(600); // the last pause has ended
 
     // 2. Hangs, 3. cable pulls: half the processes each, faulted at random offsets within 2 s.
@@ -249,7 +248,7 @@ async function runProfile(profile: Profile, opts: { windowMs: number; procs: num
   } finally {
     for (const p of peers) p.pausing = false;
     for (const p of peers) p.child.killNow();
-    proxy.killNow();
+    await proxy?.kill();
     await observer.kill();
     await destroyAllNetPairs();
   }

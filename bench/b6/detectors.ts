@@ -1,7 +1,7 @@
 /**
  * B6's detectors under test: one entry per point of the trade-off curves. The observer
  * (observer.ts) serves each, the peers (peers.ts) open links to each through the delaying proxy
- * (proxy.ts), so every detector sees the same network, the same pauses and the same machine load.
+ * (lab/delay-proxy.ts), so every detector sees the same network, the same pauses and the same machine load.
  */
 export type Family = 'fixed' | 'adaptive' | 'ws' | 'socket.io';
 

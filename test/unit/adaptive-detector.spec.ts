@@ -1,6 +1,6 @@
 import { adaptiveRule, DEFAULT_ADAPTIVE_LEVELS, minDeviation, NO_GAPS, observeGap, type GapEstimate } from '../../src/detector/adaptive-detector.js';
 import { detectionRule, judgeSilence } from '../../src/detector/failure-detector.js';
-import { afterGap, linkDetector } from '../../src/detector/link-detector.js';
+import { afterArrival, afterGap, linkDetector, withRule } from '../../src/detector/link-detector.js';
 import { resolveHeartbeatOptions } from '../../src/options/resolve-options.js';
 import { virtualWorld } from '../support/virtual-peer.js';
 
@@ -82,6 +82,14 @@ describe('adaptive detector: the thresholds', () => {
     expect(afterGap(adaptive, 10)).toBe(adaptive); // no sample: the same object, nothing allocated
     for (let i = 0; i < 10; i++) adaptive = afterGap(adaptive, 1000);
     expect(adaptive.rule).toMatchObject({ suspectAfterMs: 1600, lostAfterMs: 2000 });
+    // A gap is measured without the time our own loop was blocked.
+    const blocked = afterArrival(linkDetector('adaptive', rule, { ...levels, warmupGaps: 1 }), 1900, 0, { blockedSince: () => 900 });
+    expect(blocked.kind === 'adaptive' && blocked.estimate.mean).toBe(1000);
+    // A slower rule (the server's ping floor) restarts the estimate under it; the same rule changes nothing.
+    const slower = detectionRule({ intervalMs: 2000, missedBeats: 3, suspectAfterBeats: 1 });
+    expect(withRule(adaptive, rule)).toBe(adaptive);
+    expect(withRule(adaptive, slower)).toMatchObject({ kind: 'adaptive', rule: slower, estimate: NO_GAPS });
+    expect(withRule(fixed, slower)).toEqual({ kind: 'fixed', rule: slower });
   });
 });
 
