@@ -211,16 +211,22 @@ async function runProfile(profile: Profile, opts: { windowMs: number; procs: num
       for (const v of inWindow) if (v.type === 'lost') lostReasons[v.reason ?? '?'] = (lostReasons[v.reason ?? '?'] ?? 0) + 1;
       const td = (fault: 'hang' | 'cable') => {
         const samples: number[] = [];
+        const lastVerdicts: string[] = [];
         let missed = 0;
         for (const p of fault === 'hang' ? hangs : cables) {
           const f = faultAt.get(p.tag)!;
           for (const id of peerIds(p, d.name, opts.links)) {
             const v = observer.verdicts.find((x) => x.det === d.name && x.peer === id && x.type === 'lost' && x.t >= f.t);
             if (v) samples.push(Math.round((v.t - f.t) * 10) / 10);
-            else missed++;
+            else {
+              missed++;
+              // What the observer last said of it, relative to the fault (ms), to tell why later.
+              const last = observer.verdicts.filter((x) => x.det === d.name && x.peer === id).slice(-3);
+              if (lastVerdicts.length < 5) lastVerdicts.push(`${id}: ${last.map((x) => `${x.type}${x.reason ? ` ${x.reason}` : ''} ${Math.round(x.t - f.t)}`).join(', ')}`);
+            }
           }
         }
-        return { samples, summary: summarize(samples), missed };
+        return { samples, summary: summarize(samples), missed, ...(lastVerdicts.length ? { lastVerdicts } : {}) };
       };
       return {
         detector: d.name, family: d.family, intervalMs: d.intervalMs, boundMs: d.boundMs,

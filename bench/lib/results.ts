@@ -217,6 +217,8 @@ export interface B6Detection {
   summary: Summary;
   /** Links with no lost verdict within the wait. */
   missed: number;
+  /** For up to 5 of those: the observer's last verdicts on the link, ms relative to the fault. */
+  lastVerdicts?: string[];
 }
 
 export interface B6DetectorRow {
