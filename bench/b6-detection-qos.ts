@@ -146,6 +146,7 @@ function connectedHours(verdicts: Verdict[], det: string, ids: Set<string>, from
 
 async function runProfile(profile: Profile, opts: { windowMs: number; procs: number; links: number }): Promise<B6ProfileResult> {
   const loadStart = loadAverage();
+  const startedAt = new Date().toISOString();
   log(`b6 ${profile.name}: load ${loadStart.join(' ')}`);
   const observer = new Observer();
   const peers: PeerProc[] = [];
@@ -245,7 +246,7 @@ async function runProfile(profile: Profile, opts: { windowMs: number; procs: num
     }
     const pauses = peers.flatMap((p) => p.pauses);
     return {
-      profile: profile.name, description: profile.description, windowMs: to - from, procs: opts.procs, linksPerDetectorPerProc: opts.links,
+      profile: profile.name, startedAt, description: profile.description, windowMs: to - from, procs: opts.procs, linksPerDetectorPerProc: opts.links,
       loadAverage: { start: loadStart, window: windowLoad, end: loadEnd },
       observerLoopDelayMs: observerStats.loopDelayMs, proxyLoopDelayMs: proxyStats.loopDelayMs,
       pausesMs: pauses.length ? summarize(pauses) : undefined, pauseCount: pauses.length,

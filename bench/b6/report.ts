@@ -22,7 +22,7 @@ const td = (r: B6DetectorRow) => {
 function profileTable(p: B6ProfileResult): string[] {
   const out: string[] = [];
   out.push(`### ${p.profile} — ${p.description}`, '');
-  out.push(`${fmt(p.windowMs / 60_000, 1)} min fault-free × ${p.procs} peer processes × ${p.linksPerDetectorPerProc} links per detector; `
+  out.push(`${p.startedAt ? `Run ${p.startedAt}; ` : ''}${fmt(p.windowMs / 60_000, 1)} min fault-free × ${p.procs} peer processes × ${p.linksPerDetectorPerProc} links per detector; `
     + `load average ${p.loadAverage.start.map((x) => x.toFixed(2)).join(' ')} at start, ${p.loadAverage.window.map((x) => x.toFixed(2)).join(' ')} after the window; `
     + `loop delay p99 / max: observer ${fmt(p.observerLoopDelayMs.p99, 0)} / ${fmt(p.observerLoopDelayMs.max, 0)} ms, proxy ${fmt(p.proxyLoopDelayMs.p99, 0)} / ${fmt(p.proxyLoopDelayMs.max, 0)} ms`
     + (p.pausesMs ? `; ${p.pauseCount} pauses of ${fmt(p.pausesMs.min, 0)}–${fmt(p.pausesMs.max, 0)} ms (median ${fmt(p.pausesMs.median, 0)})` : '') + '.', '');
@@ -74,9 +74,10 @@ function targets(result: B6Result, candidate: string): string[] {
   return out;
 }
 
-export function b6Section(r: B6Result, analysis: string, candidate: string): string {
+export function b6Section(r: B6Result, machine: string, analysis: string, candidate: string): string {
   const out: string[] = [];
   out.push('## B6 — detection quality: T_D against mistakes, under network profiles', '');
+  out.push(`Machine: ${machine} (the last run, ${fmt(r.durationMs / 1000)} s; it may have re-measured only some profiles, see the analysis; each profile below has its own load average and the loop delays it saw).`, '');
   out.push('**Method.** `bench/b6-detection-qos.ts`. Per profile, one observer process (`bench/b6/observer.ts`) serves every detector: ours '
     + '(`HeartbeatServer`, `fixed` at intervals 250/500/1000/2000 ms × 3 missed beats, `adaptive` at interval 1000 with suspect/lost levels '
     + '4/7, 6/10, 8/14 deviations), the `ws` README idiom (every interval: terminate a socket whose last ping got no pong, then ping; 500/1000/2000 ms) '

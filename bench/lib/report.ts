@@ -344,7 +344,7 @@ export function renderResults(): string {
   if (b3) out.push(b3Section(b3));
   if (b4) out.push(b4Section(b4));
   if (b5) out.push(b5Section(b5));
-  if (b6) out.push(b6Section(b6, analysis('b6'), 'adaptive-6/10'));
+  if (b6) out.push(b6Section(b6, machineLine(b6.machine), analysis('b6'), 'adaptive-6/10'));
   if (b8) out.push(b8Section(b8));
   const text = `${out.join('\n').replace(/\n{3,}/g, '\n\n')}\n`;
   writeFileSync(join(BENCH_DIR, 'RESULTS.md'), text);

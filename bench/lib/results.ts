@@ -240,6 +240,8 @@ export interface B6DetectorRow {
 
 export interface B6ProfileResult {
   profile: string;
+  /** When this profile's run started (ISO); absent in results written before it was recorded. */
+  startedAt?: string;
   description: string;
   windowMs: number;
   procs: number;
