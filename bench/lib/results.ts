@@ -210,6 +210,58 @@ export interface B5Result {
   durationMs: number;
 }
 
+// B6: detection quality of service (bench/b6-detection-qos.ts)
+export interface B6Detection {
+  /** ms from the fault to the lost verdict, per link. */
+  samples: number[];
+  summary: Summary;
+  /** Links with no lost verdict within the wait. */
+  missed: number;
+  /** For up to 5 of those: the observer's last verdicts on the link, ms relative to the fault. */
+  lastVerdicts?: string[];
+}
+
+export interface B6DetectorRow {
+  detector: string;
+  family: 'fixed' | 'adaptive' | 'ws' | 'socket.io';
+  intervalMs: number;
+  boundMs?: number;
+  links: number;
+  /** Link-hours connected during the fault-free window. */
+  linkHours: number;
+  /** Suspect verdicts on live peers during the window (ours only: ws and Socket.IO have no suspect state). */
+  suspicions: number;
+  /** Lost verdicts on live peers during the window. */
+  falseLosses: number;
+  lostReasons: Record<string, number>;
+  hang: B6Detection;
+  cable: B6Detection;
+}
+
+export interface B6ProfileResult {
+  profile: string;
+  /** When this profile's run started (ISO); absent in results written before it was recorded. */
+  startedAt?: string;
+  description: string;
+  windowMs: number;
+  procs: number;
+  linksPerDetectorPerProc: number;
+  loadAverage: { start: number[]; window: number[]; end: number[] };
+  observerLoopDelayMs: { p99: number; max: number };
+  proxyLoopDelayMs: { p99: number; max: number };
+  pausesMs?: Summary;
+  pauseCount: number;
+  rows: B6DetectorRow[];
+}
+
+export interface B6Result {
+  benchmark: 'b6';
+  machine: MachineInfo;
+  config: { windowMs: number; procs: number; links: number; profiles: string[]; detectors: unknown[] };
+  profiles: B6ProfileResult[];
+  durationMs: number;
+}
+
 // B8: rolling restart under load (bench/b8-rolling-restart.ts)
 export type B8Impl = 'ours' | 'stock';
 

@@ -37,6 +37,12 @@ export interface HeartbeatTimingOptions {
    * `recovered`, otherwise `lost` with the original reason when the window ends.
    */
   resumeWindowMs?: number;
+  /**
+   * How silence is judged. `'fixed'` (default): the thresholds above. `'adaptive'`: each link
+   * learns the mean and deviation of its gaps between arrivals and is suspect/lost when a silence
+   * is that improbable, never later than the `'fixed'` lost threshold (docs/DETECTION.md).
+   */
+  detector?: 'fixed' | 'adaptive';
 }
 
 export interface HeartbeatServerOptions {

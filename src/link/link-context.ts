@@ -2,6 +2,7 @@ import type { Logger } from '@nestjs/common';
 import type { Authenticator } from './authenticator.js';
 import { LimitedLog } from '../common/limited-log.js';
 import type { DetectionRule, LinkStatus } from '../detector/failure-detector.js';
+import { linkDetector, type LinkDetector } from '../detector/link-detector.js';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import type { ResolvedHeartbeatOptions } from '../options/resolved-options.js';
 import type { CloseCause, PeerStats } from '../interfaces/presence.interface.js';
@@ -74,6 +75,8 @@ export interface LinkContext {
   metadata: Record<string, string>;
   heartbeat: ResolvedHeartbeatOptions['heartbeat'];
   rule: DetectionRule;
+  /** A fresh link's detector (`heartbeat.detector` under `rule`); immutable, so every link starts from this one. */
+  detector: LinkDetector;
   /** Inbound (a server's links): the fastest a peer may ping; sent in the welcome, enforced with strikes. */
   minPingIntervalMs: number | undefined;
   handshakeTimeoutMs: number;
@@ -100,6 +103,7 @@ export function createLinkContext(
     metadata: options.metadata,
     heartbeat: options.heartbeat,
     rule: options.heartbeat.rule,
+    detector: linkDetector(options.heartbeat.detector, options.heartbeat.rule, options.heartbeat.adaptiveLevels),
     minPingIntervalMs: options.server?.minPingIntervalMs,
     handshakeTimeoutMs: options.limits.handshakeTimeoutMs,
     maxFrameBytes: options.limits.maxFrameBytes,

@@ -1,9 +1,8 @@
 import { CLOSE_GRACE_MS } from '../common/heartbeat.constants.js';
 import * as messages from '../common/heartbeat.messages.js';
-import {
-  afterBeat, afterSilence, judgeSilence, nextDue, pingDue, type DetectionRule, type LinkStatus,
-} from '../detector/failure-detector.js';
+import { afterBeat, afterSilence, judgeSilence, nextDue, pingDue, type LinkStatus } from '../detector/failure-detector.js';
 import { NOT_TICKED, type TickTarget } from '../detector/heartbeat-ticker.js';
+import { afterArrival, withRule, type LinkDetector } from '../detector/link-detector.js';
 import { afterPing, NO_PINGS, tooManyPings, type PingRecord } from '../detector/ping-policy.js';
 import { smoothRtt } from '../detector/rtt.js';
 import type { CloseCause, LossReason, PeerStats } from '../interfaces/presence.interface.js';
@@ -34,8 +33,8 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private _peerId = '';
   private _metadata: Record<string, string> = {};
   private _incarnation = '';
-  /** The detection rule of this link: the context's, or slower when the server set a ping floor. */
-  private rule: DetectionRule;
+  /** This link's detector (`heartbeat.detector`), under the context's rule or a slower one when the server set a ping floor. */
+  private detector: LinkDetector;
   private _managed = true;
   /** Inbound: the drain handshake with the peer. */
   private readonly drains = new DrainHandshake();
@@ -73,7 +72,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     private readonly auth: LinkAuth = {},
   ) {
     this.connectedAt = this._lastHeardAt = ctx.clock.now();
-    this.rule = ctx.rule;
+    this.detector = ctx.detector;
     ctx.clock.add(this);
   }
 
@@ -147,6 +146,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     // (one connection cannot try many tokens per read, nothing after bye is served).
     if (this._phase === 'closing' || this._phase === 'closed') return false;
     const now = this.ctx.clock.now();
+    if (this._phase !== 'handshaking') this.detector = afterArrival(this.detector, now, this._lastHeardAt, this.ctx.clock);
     this._lastHeardAt = now;
     if (this._phase !== 'handshaking') this.setStatus(afterBeat(this._status));
     if (!isControlFrame(frame)) return this.onDataFrame();
@@ -200,19 +200,19 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
       return Infinity;
     }
     // Unmanaged: only the slow-reader check, once an interval.
-    if (!this._managed) return now + this.rule.pingAfterMs;
+    if (!this._managed) return now + this.detector.rule.pingAfterMs;
     const silence = now - this._lastHeardAt;
-    const next = afterSilence(this._status, judgeSilence(silence, this.rule, this.ctx.clock.blockedSince(this._lastHeardAt)));
+    const next = afterSilence(this._status, judgeSilence(silence, this.detector.rule, this.ctx.clock.blockedSince(this._lastHeardAt)));
     if (next === 'lost') {
       this.terminate('heartbeat-timeout', messages.peerSilent(silence));
       return Infinity;
     }
     this.setStatus(next);
-    if (pingDue(now, this.transport.lastSentAt, this.rule)) {
+    if (pingDue(now, this.transport.lastSentAt, this.detector.rule)) {
       this._stats.pingsSent++;
       this.send(ping(++this.seq, now, this._rttMs));
     }
-    return nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.rule);
+    return nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.detector.rule);
   }
 
 
@@ -326,7 +326,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
           this.send(welcome(this.ctx.nodeId, this.ctx.incarnation, this.ctx.metadata, this.ctx.minPingIntervalMs));
           if (step.drains) this.drains.supported();
         } else if (step.rule !== this.ctx.rule) {
-          this.rule = step.rule;
+          this.detector = withRule(this.detector, step.rule);
           this.ctx.warnOnce('ping-floor', messages.pingFloorAdopted(this.address, step.rule.pingAfterMs, this.ctx.heartbeat.intervalMs));
         }
         this._incarnation = step.incarnation;

@@ -3,12 +3,13 @@ import {
   DEFAULT_MISSED_BEATS, DEFAULT_SUSPECT_AFTER_BEATS, MAX_TIMER_MS, MIN_INTERVAL_MS,
 } from '../common/heartbeat.constants.js';
 import { invalidOption } from '../common/heartbeat.messages.js';
+import { DEFAULT_ADAPTIVE_LEVELS } from '../detector/adaptive-detector.js';
 import { detectionRule } from '../detector/failure-detector.js';
 import type { HeartbeatTimingOptions, KeepAliveOptions } from '../interfaces/heartbeat-options.interface.js';
 import * as check from './option-checks.js';
 import type { ResolvedHeartbeatOptions, ResolvedTimingOptions } from './resolved-options.js';
 
-const TIMING_KEYS = ['intervalMs', 'missedBeats', 'suspectAfterBeats', 'detectWithinMs', 'resumeWindowMs'] as const;
+const TIMING_KEYS = ['intervalMs', 'missedBeats', 'suspectAfterBeats', 'detectWithinMs', 'resumeWindowMs', 'detector'] as const;
 const KEEPALIVE_KEYS = ['enabled', 'idleMs', 'intervalMs', 'probes', 'userTimeoutMs', 'noDelay'] as const;
 
 /** README "Tuning detection": the interval that finds a hang within the budget, `floor(budget / (missedBeats + 1))`. */
@@ -45,8 +46,11 @@ export function resolveTimingOptions(given: unknown): ResolvedTimingOptions {
     (n) => Number.isInteger(n) && n >= 1 && n <= missedBeats, `must be an integer from 1 to missedBeats (${missedBeats})`);
   const resumeWindowMs = check.number('heartbeat.resumeWindowMs', hb.resumeWindowMs, 0,
     (n) => n >= 0 && n <= MAX_TIMER_MS, `must be a number of ms from 0 (off) to ${MAX_TIMER_MS}`);
+  const detector = hb.detector ?? 'fixed';
+  if (detector !== 'fixed' && detector !== 'adaptive') throw new TypeError(invalidOption('heartbeat.detector', "must be 'fixed' or 'adaptive'", detector));
   const timing: ResolvedTimingOptions = {
     intervalMs, missedBeats, suspectAfterBeats, resumeWindowMs, rule: detectionRule({ intervalMs, missedBeats, suspectAfterBeats }),
+    detector, adaptiveLevels: { ...DEFAULT_ADAPTIVE_LEVELS },
   };
   if (detectWithinMs !== undefined) timing.detectWithinMs = detectWithinMs;
   return timing;

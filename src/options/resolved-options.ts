@@ -1,4 +1,5 @@
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
+import type { AdaptiveLevels } from '../detector/adaptive-detector.js';
 import type { DetectionRule } from '../detector/failure-detector.js';
 import type {
   HeartbeatTimingOptions, KeepAliveOptions, PeerClaim, ReconnectOptions,
@@ -29,6 +30,8 @@ export interface ResolvedTimingOptions extends Required<Omit<HeartbeatTimingOpti
   detectWithinMs?: number;
   /** The detector's thresholds and tick, derived once from the fields above. */
   rule: DetectionRule;
+  /** Not an option: the adaptive detector's levels (DEFAULT_ADAPTIVE_LEVELS; bench B6 varies them). */
+  adaptiveLevels: AdaptiveLevels;
 }
 
 export interface ResolvedServerOptions {

@@ -6,7 +6,8 @@ describe('options: defaults and validation', () => {
     const o = resolveHeartbeatOptions({ server: {}, clients: [{ name: 'A' }] });
     expect(o.nodeId).toMatch(/^.+-\d+-[0-9a-f]{6}$/);
     expect(o.heartbeat).toEqual({
-      intervalMs: 1000, missedBeats: 3, suspectAfterBeats: 1, resumeWindowMs: 0,
+      intervalMs: 1000, missedBeats: 3, suspectAfterBeats: 1, resumeWindowMs: 0, detector: 'fixed',
+      adaptiveLevels: { suspectDeviations: 6, lostDeviations: 10, warmupGaps: 8 },
       rule: { suspectAfterMs: 1500, lostAfterMs: 3500, pingAfterMs: 1000, tickMs: 100 },
     });
     expect(o.incarnation).toMatch(/^[0-9a-f]{16}$/);
