@@ -1,0 +1,107 @@
+// @ts-check
+import { el, renderMetadata, setClass, setText, statusClass } from './dom.js';
+import { clock } from './format.js';
+import { KeyedRows } from './keyed-rows.js';
+
+/**
+ * @typedef {{ id: string, nodeId: string, metadata: Record<string, string>, startedAt: number, self: boolean }} Replica
+ * @typedef {{ replicaId: string, status: string, direction: string, address: string, since: number }} Holding
+ * @typedef {{ id: string, status: string, metadata: Record<string, string>, replicas: Holding[], since: number, reason?: string }} ClusterRow
+ * @typedef {{ status?: string, replicas?: Replica[], upsert: ClusterRow[], remove: string[] }} ClusterDiff
+ * @typedef {{ row: ClusterRow, cells: HTMLTableCellElement[] }} Item
+ */
+
+/** The merged cluster view: Redis status, the live replicas, and every peer with the replicas that hold it. */
+export class ClusterView {
+  /**
+   * @param {HTMLElement} section
+   * @param {import('./filters.js').Filters} filters
+   */
+  constructor(section, filters) {
+    this.section = section;
+    this.filters = filters;
+    this.status = /** @type {HTMLElement} */ (section.querySelector('#cluster-status'));
+    this.replicaList = /** @type {HTMLElement} */ (section.querySelector('#replicas'));
+    const table = /** @type {HTMLTableElement} */ (section.querySelector('#cluster-peers'));
+    /** @type {KeyedRows<Item>} */
+    this.rows = new KeyedRows(table.tBodies[0], () => undefined);
+    /** @type {Map<string, Replica>} */
+    this.replicas = new Map();
+  }
+
+  /** @param {{ status: string, replicas: Replica[], peers: ClusterRow[] } | undefined} snapshot */
+  reset(snapshot) {
+    this.rows.clear();
+    this.section.hidden = snapshot === undefined;
+    if (!snapshot) return;
+    this.apply({ status: snapshot.status, replicas: snapshot.replicas, upsert: snapshot.peers, remove: [] });
+  }
+
+  /** @param {ClusterDiff} diff */
+  apply(diff) {
+    if (diff.status !== undefined) {
+      setText(this.status, diff.status);
+      setClass(this.status, `badge cluster-${diff.status === 'connected' ? 'connected' : 'degraded'}`);
+    }
+    if (diff.replicas !== undefined) {
+      this.replicas = new Map(diff.replicas.map((r) => [r.id, r]));
+      this.drawReplicas();
+      // Holdings name replicas by id: redraw them with the new names.
+      for (const entry of this.rows.values()) this.draw(entry.item);
+    }
+    for (const id of diff.remove) this.rows.remove(id);
+    const added = [];
+    for (const row of diff.upsert) {
+      const entry = this.rows.get(row.id);
+      if (entry) {
+        entry.item.row = row;
+        this.draw(entry.item);
+      } else {
+        const tr = el('tr');
+        const cells = [el('td', 'id'), el('td', 'status'), el('td', 'held'), el('td', 'since'), el('td', 'metadata')];
+        tr.append(...cells);
+        const item = { row, cells };
+        this.draw(item);
+        added.push({ id: row.id, tr, item });
+      }
+    }
+    this.rows.add(added);
+  }
+
+  refilter() {
+    for (const entry of this.rows.values()) this.draw(entry.item);
+  }
+
+  drawReplicas() {
+    const items = [...this.replicas.values()].map((replica) => {
+      const li = el('li', replica.self ? 'replica self' : 'replica');
+      li.append(el('span', 'node', replica.nodeId), el('span', 'rid', replica.id),
+        el('span', 'started', `since ${clock(replica.startedAt)}`));
+      if (replica.self) li.append(el('span', 'badge self', 'this process'));
+      return li;
+    });
+    this.replicaList.replaceChildren(...items);
+  }
+
+  /** @param {Item} item */
+  draw(item) {
+    const { row, cells } = item;
+    const [id, status, held, since, metadata] = cells;
+    setText(id, row.id);
+    const badge = el('span', `badge status-${statusClass(row.status)}`, row.status);
+    status.replaceChildren(badge, ...(row.status === 'lost' && row.reason ? [el('span', 'reason', row.reason)] : []));
+    held.replaceChildren(...row.replicas.map((holding) => {
+      const replica = this.replicas.get(holding.replicaId);
+      const chip = el('span', `holding status-${statusClass(holding.status)}`);
+      chip.title = `${holding.replicaId}: ${holding.status}, ${holding.direction} from ${holding.address}`;
+      chip.append(el('span', 'node', replica ? replica.nodeId : holding.replicaId),
+        el('span', 'what', ` ${holding.status}${replica?.self ? ' (this process)' : ''}`));
+      return chip;
+    }));
+    setText(since, clock(row.since));
+    renderMetadata(metadata, row.metadata);
+    const tr = /** @type {HTMLElement} */ (id.parentElement);
+    const hidden = !this.filters.matches(row.id, row.status, row.metadata);
+    if (tr.hidden !== hidden) tr.hidden = hidden;
+  }
+}
