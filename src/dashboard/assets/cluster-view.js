@@ -1,5 +1,5 @@
 // @ts-check
-import { el, renderMetadata, setClass, setText, statusClass } from './dom.js';
+import { cell, el, renderMetadata, setClass, setText, statusClass } from './dom.js';
 import { clock } from './format.js';
 import { KeyedRows } from './keyed-rows.js';
 
@@ -8,7 +8,7 @@ import { KeyedRows } from './keyed-rows.js';
  * @typedef {{ replicaId: string, status: string, direction: string, address: string, since: number }} Holding
  * @typedef {{ id: string, status: string, metadata: Record<string, string>, replicas: Holding[], since: number, reason?: string }} ClusterRow
  * @typedef {{ status?: string, replicas?: Replica[], upsert: ClusterRow[], remove: string[] }} ClusterDiff
- * @typedef {{ row: ClusterRow, cells: HTMLTableCellElement[] }} Item
+ * @typedef {{ row: ClusterRow, cells: HTMLElement[] }} Item
  */
 
 /** The merged cluster view: Redis status, the live replicas, and every peer with the replicas that hold it. */
@@ -22,9 +22,8 @@ export class ClusterView {
     this.filters = filters;
     this.status = /** @type {HTMLElement} */ (section.querySelector('#cluster-status'));
     this.replicaList = /** @type {HTMLElement} */ (section.querySelector('#replicas'));
-    const table = /** @type {HTMLTableElement} */ (section.querySelector('#cluster-peers'));
     /** @type {KeyedRows<Item>} */
-    this.rows = new KeyedRows(table.tBodies[0], () => undefined);
+    this.rows = new KeyedRows(/** @type {HTMLElement} */ (section.querySelector('#cluster-peers .body')), () => undefined);
     /** @type {Map<string, Replica>} */
     this.replicas = new Map();
   }
@@ -57,12 +56,13 @@ export class ClusterView {
         entry.item.row = row;
         this.draw(entry.item);
       } else {
-        const tr = el('tr');
-        const cells = [el('td', 'id'), el('td', 'status'), el('td', 'held'), el('td', 'since'), el('td', 'metadata')];
+        const tr = el('div', 'row');
+        tr.setAttribute('role', 'row');
+        const cells = [cell('id'), cell('status'), cell('held'), cell('since'), cell('metadata')];
         tr.append(...cells);
         const item = { row, cells };
         this.draw(item);
-        added.push({ id: row.id, tr, item });
+        added.push({ id: row.id, row: tr, item });
       }
     }
     this.rows.add(added);

@@ -19,6 +19,13 @@ export function el(tag, className, text) {
   return node;
 }
 
+/** A cell of a grid row (see keyed-rows.js). @param {string} className */
+export function cell(className) {
+  const node = el('div', className);
+  node.setAttribute('role', 'cell');
+  return node;
+}
+
 /** Sets a node's text only when it differs: no layout work for an unchanged cell. */
 export function setText(/** @type {Node} */ node, /** @type {string} */ text) {
   if (node.textContent !== text) node.textContent = text;

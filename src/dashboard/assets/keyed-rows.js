@@ -3,17 +3,19 @@ import { byId as compareIds } from './format.js';
 
 /**
  * @template T
- * @typedef {{ id: string, tr: HTMLTableRowElement, item: T, onScreen: boolean }} Entry
+ * @typedef {{ id: string, row: HTMLElement, item: T, onScreen: boolean }} Entry
  */
 
 /**
  * A table body of rows keyed by peer id, kept sorted by id, that knows which rows are on screen
- * (an IntersectionObserver), so a table of thousands updates only what can be seen.
+ * (an IntersectionObserver), so a table of thousands updates only what can be seen. The rows
+ * are grid rows with `content-visibility: auto` (dashboard.css), not `<tr>`s: a changed cell
+ * then lays out its own row, where a table lays out all of its rows again.
  * @template T
  */
 export class KeyedRows {
   /**
-   * @param {HTMLTableSectionElement} body
+   * @param {HTMLElement} body
    * @param {(entry: Entry<T>) => void} onScreen called when a row comes into view
    */
   constructor(body, onScreen) {
@@ -49,18 +51,18 @@ export class KeyedRows {
 
   /**
    * Adds new rows in id order.
-   * @param {Array<{ id: string, tr: HTMLTableRowElement, item: T }>} added
+   * @param {Array<{ id: string, row: HTMLElement, item: T }>} added
    */
   add(added) {
     if (added.length === 0) return;
-    const entries = added.map(({ id, tr, item }) => ({ id, tr, item, onScreen: false }));
+    const entries = added.map(({ id, row, item }) => ({ id, row, item, onScreen: false }));
     if (this.order.length === 0) {
       // The snapshot, or a first burst of joins: sort once, insert once.
       entries.sort((a, b) => compareIds(a.id, b.id));
       const fragment = document.createDocumentFragment();
       for (const entry of entries) {
         this.order.push(entry.id);
-        fragment.append(entry.tr);
+        fragment.append(entry.row);
         this.track(entry);
       }
       this.body.append(fragment);
@@ -70,7 +72,7 @@ export class KeyedRows {
       const at = this.position(entry.id);
       const next = this.order[at];
       this.order.splice(at, 0, entry.id);
-      this.body.insertBefore(entry.tr, next === undefined ? null : this.entries.get(next)?.tr ?? null);
+      this.body.insertBefore(entry.row, next === undefined ? null : this.entries.get(next)?.row ?? null);
       this.track(entry);
     }
   }
@@ -80,8 +82,8 @@ export class KeyedRows {
     const entry = this.entries.get(id);
     if (!entry) return;
     this.entries.delete(id);
-    this.observer.unobserve(entry.tr);
-    entry.tr.remove();
+    this.observer.unobserve(entry.row);
+    entry.row.remove();
     const at = this.position(id);
     if (this.order[at] === id) this.order.splice(at, 1);
   }
@@ -96,8 +98,8 @@ export class KeyedRows {
   /** @param {Entry<T>} entry */
   track(entry) {
     this.entries.set(entry.id, entry);
-    this.byRow.set(entry.tr, entry);
-    this.observer.observe(entry.tr);
+    this.byRow.set(entry.row, entry);
+    this.observer.observe(entry.row);
   }
 
   /** Binary search: where `id` is or would go. @param {string} id */

@@ -1,5 +1,5 @@
 // @ts-check
-import { el, renderMetadata, setClass, setText, statusClass } from './dom.js';
+import { cell, el, renderMetadata, setClass, setText, statusClass } from './dom.js';
 import { duration, rtt as formatRtt } from './format.js';
 import { KeyedRows } from './keyed-rows.js';
 import { addSample, drawSparkline, sparkline } from './sparkline.js';
@@ -8,7 +8,7 @@ import { addSample, drawSparkline, sparkline } from './sparkline.js';
  * @typedef {{ id: string, status: string, direction: string, managed: boolean, address: string,
  *   metadata: Record<string, string>, connectedAt: number, reason?: string }} PeerRow
  * @typedef {[string, number, number | null]} Beat
- * @typedef {{ id: HTMLElement, badge: HTMLElement, reason: HTMLElement, rtt: HTMLElement, spark: SVGSVGElement,
+ * @typedef {{ row: HTMLElement, id: HTMLElement, badge: HTMLElement, reason: HTMLElement, rtt: HTMLElement, spark: SVGSVGElement,
  *   heard: HTMLElement, direction: HTMLElement, managed: HTMLElement, address: HTMLElement, metadata: HTMLElement }} Cells
  * @typedef {{ row: PeerRow, metadataJson: string, lastSeenAt: number, rttMs: number | null, samples: number[], cells: Cells }} Peer
  */
@@ -16,13 +16,13 @@ import { addSample, drawSparkline, sparkline } from './sparkline.js';
 /** The local peer table: rows by id; the beat columns (RTT, last heard) drawn only for rows on screen. */
 export class PeerTable {
   /**
-   * @param {HTMLTableElement} table
+   * @param {HTMLElement} table a `.grid` with a `.body`
    * @param {HTMLElement} emptyNote
    * @param {import('./filters.js').Filters} filters
    */
   constructor(table, emptyNote, filters) {
     /** @type {KeyedRows<Peer>} */
-    this.rows = new KeyedRows(table.tBodies[0], (entry) => this.drawBeat(entry.item));
+    this.rows = new KeyedRows(/** @type {HTMLElement} */ (table.querySelector('.body')), (entry) => this.drawBeat(entry.item));
     this.emptyNote = emptyNote;
     this.filters = filters;
     /** The server's clock minus ours, from the last pulse: "last heard" is measured on the server's clock. */
@@ -43,7 +43,7 @@ export class PeerTable {
     this.rows.add(peers.map((row) => {
       const peer = this.create(row);
       peer.samples = samples.get(row.id)?.slice() ?? [];
-      return { id: row.id, tr: /** @type {HTMLTableRowElement} */ (peer.cells.id.parentElement), item: peer };
+      return { id: row.id, row: peer.cells.row, item: peer };
     }));
     this.applyBeats(beats, false);
     this.refresh();
@@ -58,7 +58,7 @@ export class PeerTable {
         this.drawRow(entry.item, row);
       } else {
         const peer = this.create(row);
-        added.push({ id: row.id, tr: /** @type {HTMLTableRowElement} */ (peer.cells.id.parentElement), item: peer });
+        added.push({ id: row.id, row: peer.cells.row, item: peer });
       }
     }
     this.rows.add(added);
@@ -106,19 +106,20 @@ export class PeerTable {
 
   /** @param {PeerRow} row @returns {Peer} */
   create(row) {
-    const tr = el('tr');
-    const status = el('td', 'status');
+    const tr = el('div', 'row');
+    tr.setAttribute('role', 'row');
+    const status = cell('status');
     const badge = el('span');
     const reason = el('span', 'reason');
     status.append(badge, reason);
-    const rttCell = el('td', 'rtt');
+    const rttCell = cell('rtt');
     const rttValue = el('span', 'value');
     const spark = sparkline();
     rttCell.append(rttValue, spark);
     /** @type {Cells} */
     const cells = {
-      id: el('td', 'id'), badge, reason, rtt: rttValue, spark, heard: el('td', 'heard'),
-      direction: el('td', 'direction'), managed: el('td', 'managed'), address: el('td', 'address'), metadata: el('td', 'metadata'),
+      row: tr, id: cell('id'), badge, reason, rtt: rttValue, spark, heard: cell('heard'),
+      direction: cell('direction'), managed: cell('managed'), address: cell('address'), metadata: cell('metadata'),
     };
     tr.append(cells.id, status, rttCell, cells.heard, cells.direction, cells.managed, cells.address, cells.metadata);
     /** @type {Peer} */
@@ -136,14 +137,17 @@ export class PeerTable {
     setText(cells.badge, row.status);
     setText(cells.reason, row.status === 'lost' && row.reason ? row.reason : '');
     setText(cells.direction, row.direction);
-    setText(cells.managed, row.managed ? 'yes' : 'no (stock client)');
+    setText(cells.managed, row.managed ? 'yes' : 'no');
+    const managedNote = row.managed ? '' : 'a stock ClientTCP: no heartbeats, kernel keepalive only';
+    if (cells.managed.title !== managedNote) cells.managed.title = managedNote;
     setText(cells.address, row.address);
     const metadataJson = JSON.stringify(row.metadata);
     if (metadataJson !== peer.metadataJson) {
       peer.metadataJson = metadataJson;
       renderMetadata(cells.metadata, row.metadata);
     }
-    const tr = /** @type {HTMLElement} */ (cells.id.parentElement);
+    const tr = cells.row;
+    tr.classList.toggle('departed', row.status === 'lost' || row.status === 'left');
     const hidden = !this.filters.matches(row.id, row.status, row.metadata);
     if (tr.hidden !== hidden) tr.hidden = hidden;
   }
@@ -158,7 +162,7 @@ export class PeerTable {
 
   refresh() {
     let shown = 0;
-    for (const entry of this.rows.values()) if (!entry.tr.hidden) shown++;
+    for (const entry of this.rows.values()) if (!entry.row.hidden) shown++;
     this.shown = shown;
     this.emptyNote.hidden = this.rows.size > 0;
   }
