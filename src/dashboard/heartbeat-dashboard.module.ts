@@ -4,6 +4,7 @@ import { dashboardController } from './dashboard.controller.js';
 import { DASHBOARD_DEFAULT_PATH } from './dashboard.constants.js';
 import { DashboardFeed } from './dashboard-feed.js';
 import { DASHBOARD_OPTIONS_TYPE, DashboardConfigurableModule } from './dashboard.module-definition.js';
+import { invalidDashboardOption, noForRootAsync } from './dashboard.messages.js';
 import { PresenceHistory } from './presence-history.js';
 
 /**
@@ -21,7 +22,7 @@ export class HeartbeatDashboardModule extends DashboardConfigurableModule {
   static forRoot(options: typeof DASHBOARD_OPTIONS_TYPE = {}): DynamicModule {
     const path = dashboardPath(options.path);
     if (options.guard !== undefined && typeof options.guard !== 'function') {
-      throw new TypeError(invalid('guard', 'must be a guard class (a CanActivate type)', options.guard));
+      throw new TypeError(invalidDashboardOption('guard', 'must be a guard class (a CanActivate type)', options.guard));
     }
     const module = super.forRoot(options);
     return { ...module, controllers: [...(module.controllers ?? []), dashboardController(path, options.guard)] };
@@ -29,19 +30,16 @@ export class HeartbeatDashboardModule extends DashboardConfigurableModule {
 
   /** Not offered: the path and the guard are routes, fixed when the module is declared. */
   static forRootAsync(): never {
-    throw new TypeError('nest-heartbeat: HeartbeatDashboardModule has no forRootAsync(); its path and guard make routes, which Nest fixes when the module is declared: use forRoot()');
+    throw new TypeError(noForRootAsync());
   }
 }
 
 /** `'/ops/heartbeat/'` → `'/ops/heartbeat'`, `'/'` → `''`; anything but unreserved URL characters is refused. */
 export function dashboardPath(path: unknown = DASHBOARD_DEFAULT_PATH): string {
-  if (typeof path !== 'string') throw new TypeError(invalid('path', 'must be a string', path));
+  if (typeof path !== 'string') throw new TypeError(invalidDashboardOption('path', 'must be a string', path));
   const segments = path.split('/').filter((s) => s !== '');
   if (!segments.every((s) => SEGMENT.test(s) && s !== '.' && s !== '..')) {
-    throw new TypeError(invalid('path', 'must be segments of letters, digits and ._~- separated by /', path));
+    throw new TypeError(invalidDashboardOption('path', 'must be segments of letters, digits and ._~- separated by /', path));
   }
   return segments.length === 0 ? '' : `/${segments.join('/')}`;
 }
-
-const invalid = (name: string, rule: string, value: unknown) =>
-  `nest-heartbeat: HeartbeatDashboardModule option "${name}" ${rule} (got ${typeof value === 'function' ? 'a function' : JSON.stringify(value) ?? String(value)})`;

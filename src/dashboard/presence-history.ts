@@ -7,6 +7,7 @@ import type { LossReason } from '../interfaces/presence.interface.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { clusterEventRow, localEventRow, type EventRow } from './dashboard-rows.js';
 import { DASHBOARD_HISTORY_EVENTS, DASHBOARD_MAX_REASONS } from './dashboard.constants.js';
+import { noPresenceService } from './dashboard.messages.js';
 
 /**
  * What a page opened late needs and the presence streams no longer say: the last events, and
@@ -44,7 +45,7 @@ export class PresenceHistory implements OnModuleInit, OnApplicationShutdown {
     } catch {
       // reported below
     }
-    if (!this.presenceService) throw new Error(noPresence());
+    if (!this.presenceService) throw new Error(noPresenceService());
     return this.presenceService;
   }
 
@@ -101,6 +102,3 @@ export class PresenceHistory implements OnModuleInit, OnApplicationShutdown {
     this.added.next(row);
   }
 }
-
-const noPresence = () =>
-  'HeartbeatDashboardModule: no PresenceService in this application; import HeartbeatModule.forRoot() (or forRootAsync()) in it';

@@ -241,6 +241,8 @@ describe.each<Adapter>(['express', 'fastify'])('the presence page in Chromium, o
       expect(await page.$eval('#cluster', (s) => (s as HTMLElement).hidden)).toBe(true);
     }
 
+    // The README's picture: long enough for the sparklines to draw (one RTT sample a second).
+    if (process.env.UPDATE_SCREENSHOT && adapter === 'express') await sleep(15_000);
     const file = await screenshot(page, adapter);
     process.stderr.write(`dashboard (${adapter}): lost ${tookMs} ms after SIGKILL (bound ${DETECTION_BOUND_MS} + 1000 ms); screenshot ${file}\n`);
     expect(problems.errors).toEqual([]);
