@@ -13,7 +13,7 @@ import {
   decodeEntry, decodeReplica, decodeStreamEntry, encodeEntry, encodeReplica, entryFromEvent, entryFromPeer,
   toWire, type ReplicaRecord, type StreamRecord,
 } from './cluster-codec.js';
-import type { ResolvedClusterOptions } from '../options/resolve-cluster-options.js';
+import type { ResolvedClusterOptions } from '../options/resolved-options.js';
 import * as scripts from './cluster-scripts.js';
 import { ClusterView, type PeerEntry, type ViewChange } from './cluster-view.js';
 import { connectRedis, type RedisConnections } from './redis-client.js';

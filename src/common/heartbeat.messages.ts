@@ -21,6 +21,9 @@ const UNPRINTABLE = /[\u007f-\u009f\u2028\u2029\p{Cf}\p{Cs}]/gu;
 export const invalidOption = (path: string, rule: string, value: unknown) =>
   `nest-heartbeat: option "${path}" ${rule} (got ${JSON.stringify(value) ?? String(value)})`;
 
+export const unknownOption = (path: string, nearest: string | undefined) =>
+  `nest-heartbeat: unknown option "${path}"${nearest ? ` (did you mean "${path.replace(/[^.\]]+$/, nearest)}"?)` : ''}`;
+
 export const closingConnection = (who: string, why: string, reason: string) =>
   `Closing ${peerText(who)}: ${why} (${reason})`;
 
@@ -52,9 +55,12 @@ export const connectionClosed = (address: string, error?: string) =>
   `Connection to ${address} closed before the handshake${error ? ` (${peerText(error, 120)})` : ''}`;
 export const handshakeRejected = (address: string, reason: string, message: unknown) =>
   `${address} refused the handshake (${reason}: ${peerText(message)})`;
-export const authTokenRefused = (address: string) => `${address} refused our auth token`;
-export const authRetryNotice = (address: string, delayMs: number) =>
-  `${address} refuses our auth token; retrying every ${delayMs} ms (logged once; fix clients[].authToken)`;
+export const authTokenRefused = (address: string, presented: boolean) => presented
+  ? `${address} refused our auth token`
+  : `${address} requires an auth token and this client has none (set clients[].authToken)`;
+export const authRetryNotice = (address: string, delayMs: number, presented: boolean) => presented
+  ? `${address} refuses our auth token; retrying every ${delayMs} ms (logged once; fix clients[].authToken)`
+  : `${address} requires an auth token and this client has none; retrying every ${delayMs} ms (logged once; set clients[].authToken)`;
 export const clientReconnecting = (address: string, delayMs: number, err: string) =>
   `cannot reach ${address} (${err}); retrying in ${delayMs} ms`;
 export const keepAliveUnavailable = (err: string) =>
@@ -70,8 +76,8 @@ export const replacedByNewIncarnation = () => 'a new incarnation of the same nod
 export const derivedTiming = (budgetMs: number, intervalMs: number, missedBeats: number, idleMs: number, probes: number, probeMs: number) =>
   `heartbeat.detectWithinMs ${budgetMs}: a ping every ${intervalMs} ms, lost after ${missedBeats} missed; `
   + `kernel keepalive idle ${idleMs / 1000} s + ${probes} × ${probeMs / 1000} s`;
-export const peerUnavailable = (peer: string, status: string, reason: string | undefined, nextAttemptInMs: number | undefined) =>
-  `Peer "${peer}" is unavailable (${status}${reason ? `: ${reason}` : ''})`
+export const peerUnavailable = (peer: string, status: string, reason: string | undefined, nextAttemptInMs: number | undefined, detail?: string) =>
+  `Peer "${peer}" is unavailable (${status}${reason ? `: ${reason}` : ''}${detail ? `; ${peerText(detail, 120)}` : ''})`
   + (nextAttemptInMs === undefined ? '' : nextAttemptInMs === 0 ? '; connecting now' : `; next attempt in ${Math.round(nextAttemptInMs)} ms`);
 
 export const metricsUnavailable = (err: string) => `OpenTelemetry metrics are off: ${err}`;
@@ -85,6 +91,8 @@ export const clientConnected = (peerId: string, address: string, tries: number) 
   `connected to "${peerId}" at ${address}${tries > 1 ? ` after ${attempts(tries)}` : ''}`;
 export const clientPeerLost = (peerId: string, address: string, reason: string | undefined, delayMs: number) =>
   `lost "${peerId}" at ${address}${reason ? ` (${reason})` : ''}; reconnecting in ${delayMs} ms`;
+export const clientPeerDraining = (peerId: string, address: string) =>
+  `"${peerId}" at ${address} is draining (shutting down gracefully): new requests wait for a new connection, made now`;
 export const clientPeerLeft = (peerId: string, address: string, delayMs: number) =>
   `"${peerId}" at ${address} left (said goodbye); reconnecting in ${delayMs} ms`;
 export const clientStillUnreachable = (address: string, tries: number, err: string, everyMs: number) =>

@@ -2,7 +2,6 @@ import { Inject, Injectable, type BeforeApplicationShutdown, type MessageEvent }
 import {
   auditTime, defer, EMPTY, finalize, interval, merge, mergeMap, Observable, ReplaySubject, share, takeUntil, tap,
 } from 'rxjs';
-import { detectionRule } from '../detector/failure-detector.js';
 import type { Snapshot } from './dashboard-rows.js';
 import { DASHBOARD_FLUSH_MS, DASHBOARD_PULSE_MS } from './dashboard.constants.js';
 import { LiveView } from './live-view.js';
@@ -56,6 +55,6 @@ export class DashboardFeed implements BeforeApplicationShutdown {
   private self(): Snapshot['self'] {
     const options = this.history.heartbeatOptions;
     if (!options) return {};
-    return { nodeId: options.nodeId, intervalMs: options.heartbeat.intervalMs, lostAfterMs: detectionRule(options.heartbeat).lostAfterMs };
+    return { nodeId: options.nodeId, intervalMs: options.heartbeat.intervalMs, lostAfterMs: options.heartbeat.rule.lostAfterMs };
   }
 }

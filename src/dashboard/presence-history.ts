@@ -2,7 +2,7 @@ import { Inject, Injectable, Optional, type OnApplicationShutdown, type OnModule
 import { ModuleRef } from '@nestjs/core';
 import { Subject, type Observable, type Subscription } from 'rxjs';
 import { HEARTBEAT_RESOLVED_OPTIONS } from '../common/heartbeat.constants.js';
-import type { ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
+import type { ResolvedHeartbeatOptions } from '../options/resolved-options.js';
 import type { LossReason } from '../interfaces/presence.interface.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { clusterEventRow, localEventRow, type EventRow } from './dashboard-rows.js';

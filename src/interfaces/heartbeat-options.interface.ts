@@ -1,5 +1,4 @@
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
-import type { ResolvedClusterOptions } from '../options/resolve-cluster-options.js';
 import type { ClusterOptions } from './cluster.interface.js';
 
 /** Kernel TCP keepalive and socket options applied to every socket (accepted or opened). */
@@ -58,6 +57,12 @@ export interface HeartbeatServerOptions {
    * (`too-many-pings`). Default `100`.
    */
   minPingIntervalMs?: number;
+  /**
+   * On shutdown the server first tells its peers it is draining (they send nothing new and
+   * connect again elsewhere), lets the requests in flight finish for up to this long, then says
+   * goodbye. `0`: goodbye at once. Default `5000`.
+   */
+  drainTimeoutMs?: number;
 }
 
 export interface ReconnectOptions {
@@ -101,42 +106,4 @@ export interface HeartbeatModuleOptions {
   cluster?: ClusterOptions;
   /** Register the module globally. Default `false`. */
   isGlobal?: boolean;
-}
-
-/** Options with every default filled in and validated: what the rest of the library reads. */
-export interface ResolvedHeartbeatOptions {
-  nodeId: string;
-  /** Random per process start (per module instance), sent in the handshake: a restart is a new peer. */
-  incarnation: string;
-  metadata: Record<string, string>;
-  heartbeat: Required<Omit<HeartbeatTimingOptions, 'detectWithinMs'>> & { detectWithinMs?: number };
-  keepAlive: Required<KeepAliveOptions>;
-  /**
-   * Limits of every link of this process, inbound and outbound. Given under `server` (the
-   * contract's place for them) and applied to this process's clients too, so one process has
-   * one frame limit.
-   */
-  limits: { maxFrameBytes: number; handshakeTimeoutMs: number };
-  server?: ResolvedServerOptions;
-  clients: ResolvedClientOptions[];
-  /** Set when `cluster` is configured. */
-  cluster?: ResolvedClusterOptions;
-}
-
-export interface ResolvedServerOptions {
-  host: string;
-  port: number;
-  tlsOptions?: TlsOptions;
-  authToken?: string;
-  minPingIntervalMs: number;
-}
-
-export interface ResolvedClientOptions {
-  name: string | symbol;
-  host: string;
-  port: number;
-  tlsOptions?: ConnectionOptions;
-  authToken?: string;
-  reconnect: Required<ReconnectOptions>;
-  waitForReadyMs: number;
 }

@@ -3,7 +3,8 @@ import { auditTime, Subject, type Observable } from 'rxjs';
 import type { LinkStatus } from '../detector/failure-detector.js';
 import { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import { DEPARTED_RETENTION_MS, HEARTBEAT_RESOLVED_OPTIONS } from '../common/heartbeat.constants.js';
-import type { ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
+import * as messages from '../common/heartbeat.messages.js';
+import type { ResolvedHeartbeatOptions } from '../options/resolved-options.js';
 import type {
   LossReason, PeerInfo, PeerStats, PeerStatus, PresenceEvent, PresenceEventType,
 } from '../interfaces/presence.interface.js';
@@ -108,7 +109,7 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
     this.changes$ = this.changes.pipe(auditTime(CHANGES_AUDIT_MS, clock.rxScheduler));
   }
 
-  list(): PeerInfo[] {
+  peers(): PeerInfo[] {
     const out: PeerInfo[] = [];
     for (const entry of this.entries.values()) out.push(this.snapshot(entry));
     return out;
@@ -190,7 +191,7 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
     entry.saidGoodbye = false;
     entry.lossReason = 'replaced';
     this.update(entry);
-    for (const link of old) link.end('replaced'); // their close reports are ignored: no longer the entry's
+    for (const link of old) link.terminate('replaced', messages.replacedByNewIncarnation()); // their close reports are ignored: no longer the entry's
   }
 
   rttSampled(_link: LinkView, rttMs: number): void {
@@ -287,7 +288,7 @@ function detached(link: LinkView): LinkView {
     peerId: link.peerId, direction: link.direction, address: link.address, managed: link.managed,
     metadata: link.metadata, incarnation: link.incarnation, status: link.status, connectedAt: link.connectedAt,
     lastHeardAt: link.lastHeardAt, rttMs: link.rttMs, stats: { ...link.stats }, cause: link.cause,
-    end: () => undefined,
+    terminate: () => undefined,
   };
 }
 

@@ -65,8 +65,9 @@ export class PresenceExplorer implements OnModuleInit, OnApplicationShutdown {
     const sources: Array<Observable<[PresenceScope, AnyEvent]>> = [];
     const wants = (scope: PresenceScope) => this.handlers.some((h) => h.scope === scope);
     if (wants('local')) sources.push(this.presence.events$.pipe(map((e) => ['local', e] as [PresenceScope, AnyEvent])));
-    if (wants('cluster')) sources.push(this.presence.cluster.events$.pipe(map((e) => ['cluster', e] as [PresenceScope, AnyEvent])));
-    if (wants('replica')) sources.push(this.presence.cluster.replicaLost$.pipe(map((e) => ['replica', e] as [PresenceScope, AnyEvent])));
+    const cluster = this.presence.cluster; // handlers of these scopes were kept only with it
+    if (cluster && wants('cluster')) sources.push(cluster.events$.pipe(map((e) => ['cluster', e] as [PresenceScope, AnyEvent])));
+    if (cluster && wants('replica')) sources.push(cluster.replicaLost$.pipe(map((e) => ['replica', e] as [PresenceScope, AnyEvent])));
     if (sources.length > 0) {
       this.subscription = merge(...sources).subscribe(([scope, event]) => this.dispatch(scope, event));
     }

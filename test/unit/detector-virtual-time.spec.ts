@@ -158,6 +158,9 @@ describe('failure detector on virtual time', () => {
     const peer = world.inbound({ expect: 's3cret' });
     expect(peer.hello('intruder', { token: 'guess' })).toBe(false);
     expect(peer.transport.sent[0].frame).toMatchObject({ $hb: 'reject', reason: 'auth-failed' });
+    // The reject goes out before FIN, and the socket is destroyed within the grace whatever the peer does.
+    expect(peer.transport.ended).toBe(true);
+    world.clock.advance(200);
     expect(peer.transport.destroyed).toBe(true);
     expect(peer.link.cause).toBe('auth-failed');
     expect(world.events).toEqual([]);
