@@ -54,7 +54,10 @@ export class DashboardFeed implements BeforeApplicationShutdown {
 
   private self(): Snapshot['self'] {
     const options = this.history.heartbeatOptions;
-    if (!options) return {};
-    return { nodeId: options.nodeId, intervalMs: options.heartbeat.intervalMs, lostAfterMs: options.heartbeat.rule.lostAfterMs };
+    if (!options) return { recentMs: DASHBOARD_PULSE_MS };
+    const { intervalMs, rule } = options.heartbeat;
+    // Heard within an interval plus the contract's half-interval grace: a healthy link always is.
+    const recentMs = Math.round(1.5 * intervalMs);
+    return { nodeId: options.nodeId, intervalMs, lostAfterMs: rule.lostAfterMs, recentMs };
   }
 }

@@ -5,18 +5,20 @@
  * change there.
  *
  * Server-Sent Events, in order for each page:
- * - `snapshot` {@link Snapshot}: the whole state, first.
- * - `peers` {@link RowDiff} of {@link PeerRow}: peers that joined or changed, ids that expired.
- * - `pulse` {@link Pulse}: every second, last heard and RTT of the peers where they moved.
- * - `events` {@link EventRow}[]: presence events since the last message, oldest first.
- * - `cluster` {@link ClusterDiff}: with cluster presence, what changed in the merged view.
+ * - `snapshot` {@link Snapshot}: the whole state, first;
+ * - `update` {@link Update}: what changed, within 100 ms of an event and with the pulse (each
+ *   second, when something did), in one message (a page is written to once per change, not once
+ *   per kind of change).
  */
 import type { ClusterPeerInfo, ClusterPresenceEvent, ClusterStatus, ReplicaInfo } from '../interfaces/cluster.interface.js';
 import type { LossReason, PeerInfo, PeerStatus, PresenceEvent } from '../interfaces/presence.interface.js';
+import type { Beats, Pulse } from './dashboard-beats.js';
 
 /** A local peer without the fields the pulse carries (lastSeenAt, rttMs) and without the counters. */
 export interface PeerRow {
   id: string;
+  /** A small number for the peer while the pages are open: what the pulse names it by. */
+  n: number;
   status: PeerStatus;
   direction: 'inbound' | 'outbound';
   managed: boolean;
@@ -25,15 +27,6 @@ export interface PeerRow {
   connectedAt: number;
   /** Why a `lost` peer was lost, when this process saw it happen. */
   reason?: LossReason;
-}
-
-/** `[peer id, lastSeenAt (epoch ms), rttMs rounded to 0.01 ms or null]` */
-export type Beat = [string, number, number | null];
-
-export interface Pulse {
-  /** The server's clock (epoch ms): the page measures "last heard" against it, not its own. */
-  now: number;
-  beats: Beat[];
 }
 
 export interface EventRow {
@@ -64,6 +57,18 @@ export interface ClusterDiff extends RowDiff<ClusterRow> {
   replicas?: ReplicaInfo[];
 }
 
+/** One `update` message; only the parts that changed are there. */
+export interface Update {
+  /** Peers that joined or changed, ids that expired. */
+  peers?: RowDiff<PeerRow>;
+  /** With cluster presence: what changed in the merged view. */
+  cluster?: ClusterDiff;
+  /** Presence events since the last message, oldest first. */
+  events?: EventRow[];
+  /** What changed in last heard and RTT (dashboard-beats.ts). */
+  pulse?: Pulse;
+}
+
 export interface ClusterSnapshot {
   status: ClusterStatus;
   replicas: ReplicaInfo[];
@@ -73,22 +78,19 @@ export interface ClusterSnapshot {
 export interface Snapshot {
   now: number;
   /** This process: its nodeId and timing, for the page's header. */
-  self: { nodeId?: string; intervalMs?: number; lostAfterMs?: number };
+  self: { nodeId?: string; intervalMs?: number; lostAfterMs?: number; recentMs: number };
   peers: PeerRow[];
-  /** Last heard and RTT of every peer, as in a pulse. */
-  beats: Beat[];
-  /** Recent RTT samples by peer id, oldest first (the sparklines' history); pairs, as a peer id may be `__proto__`. */
-  rtt: Array<[string, number[]]>;
+  /** Last heard and RTT of every peer, as a pulse from nothing. */
+  beats: Beats;
+  /** Recent RTT samples by row `n`, oldest first (the sparklines' history). */
+  samples: Array<[number, number[]]>;
   events: EventRow[];
   cluster?: ClusterSnapshot;
 }
 
-export const roundRtt = (rttMs: number | undefined): number | null =>
-  rttMs === undefined ? null : Math.round(rttMs * 100) / 100;
-
-export function peerRow(peer: PeerInfo, reason: LossReason | undefined): PeerRow {
+export function peerRow(peer: PeerInfo, n: number, reason: LossReason | undefined): PeerRow {
   const row: PeerRow = {
-    id: peer.id, status: peer.status, direction: peer.direction, managed: peer.managed,
+    id: peer.id, n, status: peer.status, direction: peer.direction, managed: peer.managed,
     address: peer.address, metadata: peer.metadata, connectedAt: peer.connectedAt,
   };
   if (peer.status === 'lost' && reason !== undefined) row.reason = reason;
@@ -155,25 +157,4 @@ export function diffRowsById<Row extends { id: string }>(
     }
   }
   return { upsert, remove };
-}
-
-/** The beat of one peer. */
-export const beatOf = (peer: PeerInfo): Beat => [peer.id, peer.lastSeenAt, roundRtt(peer.rttMs)];
-
-/** Beats of the peers whose last-heard time or RTT moved since `sent`; `sent` is updated to `peers`. */
-export function diffBeats(sent: Map<string, Beat>, peers: readonly PeerInfo[]): Beat[] {
-  const beats: Beat[] = [];
-  for (const peer of peers) {
-    const before = sent.get(peer.id);
-    const beat = beatOf(peer);
-    if (before === undefined || before[1] !== beat[1] || before[2] !== beat[2]) {
-      sent.set(peer.id, beat);
-      beats.push(beat);
-    }
-  }
-  if (sent.size > peers.length) {
-    const ids = new Set(peers.map((p) => p.id));
-    for (const id of sent.keys()) if (!ids.has(id)) sent.delete(id);
-  }
-  return beats;
 }

@@ -129,7 +129,7 @@ describe.each(APPS)('$name app with the packed package', ({ name, format }) => {
       expect(snapshot.self.nodeId).toBe('gateway-1');
       // The client may still be connecting: then the peer comes in a later message.
       const alive = (rows: any[]) => rows.some((p) => p.id === 'orders-1' && p.status === 'alive' && p.direction === 'outbound');
-      if (!alive(snapshot.peers)) await stream.next('peers', (d) => alive(d.upsert), 10_000);
+      if (!alive(snapshot.peers)) await stream.next('update', (d) => alive(d.peers?.upsert ?? []), 10_000);
     } finally {
       stream.close();
     }

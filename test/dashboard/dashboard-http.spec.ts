@@ -130,21 +130,27 @@ describe.each<Adapter>(['express', 'fastify'])('the presence page on %s', (adapt
     const first = await stream.next('snapshot');
     expect(stream.events[0]).toBe(first);
     const snapshot = first.data;
-    expect(snapshot.self).toEqual({ nodeId: 'dash', intervalMs: 1000, lostAfterMs: 3500 });
+    expect(snapshot.self).toEqual({ nodeId: 'dash', intervalMs: 1000, lostAfterMs: 3500, recentMs: 1500 });
     expect(snapshot.peers).toEqual([expect.objectContaining({ id: 'early', status: 'alive', direction: 'inbound', managed: true, metadata: { service: 'orders' } })]);
-    expect(snapshot.beats).toEqual([['early', expect.any(Number), expect.any(Number)]]);
+    // Last heard and RTT by the row's number: heard lately, an RTT measured.
+    const { n } = snapshot.peers[0];
+    expect(snapshot.beats).toEqual({ at: expect.any(Number), heard: [n], silent: [], rtt: [n, expect.any(Number)] });
     expect(snapshot.events).toEqual([expect.objectContaining({ scope: 'local', type: 'joined', id: 'early', status: 'alive' })]);
 
     const late = closer.add(await peer('late', port, { service: 'billing' }));
-    const joined = await stream.next('peers', (d) => d.upsert.some((r: any) => r.id === 'late'));
-    expect(joined.data.upsert).toEqual([expect.objectContaining({ id: 'late', status: 'alive', metadata: { service: 'billing' } })]);
-    await stream.next('events', (d) => d.some((e: any) => e.type === 'joined' && e.id === 'late'));
+    // One update says it all: the new row and the event.
+    const joined = await stream.next('update', (d) => d.peers?.upsert.some((r: any) => r.id === 'late'));
+    expect(joined.data.peers.upsert).toEqual([expect.objectContaining({ id: 'late', status: 'alive', metadata: { service: 'billing' } })]);
+    expect(joined.data.events).toEqual([expect.objectContaining({ scope: 'local', type: 'joined', id: 'late', address: expect.stringMatching(/^127\.0\.0\.1:\d+$/) })]);
 
     await late.close(); // goodbye
-    await stream.next('peers', (d) => d.upsert.some((r: any) => r.id === 'late' && r.status === 'left'));
-    await stream.next('events', (d) => d.some((e: any) => e.type === 'left' && e.id === 'late'));
-    const pulse = await stream.next('pulse', (d) => d.beats.some((b: any) => b[0] === 'early'));
-    expect(pulse.data.now).toBeGreaterThan(snapshot.now);
+    const left = await stream.next('update', (d) => d.peers?.upsert.some((r: any) => r.id === 'late' && r.status === 'left'));
+    expect(left.data.events).toEqual([expect.objectContaining({ type: 'left', id: 'late', status: 'left' })]);
+    // The peer that left: silent since its goodbye, with its last-heard time.
+    const lateN = joined.data.peers.upsert[0].n;
+    const { pulse } = (await stream.next('update', (d) => d.pulse?.silent[0] === lateN)).data;
+    expect(pulse.now).toBeGreaterThan(snapshot.now);
+    expect(pulse.silent).toEqual([lateN, expect.any(Number)]);
 
     // A page opened now sees what the first one has been told, in one message.
     const second = closer.add(await SseClient.open(`${url}/heartbeat/events`));
@@ -164,7 +170,7 @@ describe.each<Adapter>(['express', 'fastify'])('the presence page on %s', (adapt
     const timers = pageTimers();
     try {
       const pages = await Promise.all([1, 2, 3].map(() => SseClient.open(`${url}/heartbeat/events`)));
-      await Promise.all(pages.map((p) => p.next('pulse')));
+      await Promise.all(pages.map((p) => p.next('update', (d) => d.pulse?.rtt !== undefined, 7000))); // an RTT round
       expect(history.added.observed).toBe(true);
       expect(timers.alive().length).toBeGreaterThan(0); // the pulse (and Nest's own per-stream probe)
 

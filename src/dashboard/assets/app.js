@@ -1,7 +1,7 @@
 // @ts-check
 /**
- * The presence page: one EventSource on `../events`; a snapshot first, then changes. No timer
- * of its own: the server's pulse (every second) redraws what ages. Everything a peer supplies
+ * The presence page: one EventSource on `../events`; a snapshot first, then updates. One timer
+ * of its own: the ages of silent peers count up each second. Everything a peer supplies
  * goes into the DOM as text (see dom.js).
  */
 import { ClusterView } from './cluster-view.js';
@@ -58,16 +58,19 @@ on('snapshot', (snapshot) => {
   setText(byId('self-node'), self.nodeId ?? '');
   setText(byId('self-timing'), self.intervalMs === undefined ? ''
     : `heartbeat every ${duration(self.intervalMs)}, lost after ${duration(self.lostAfterMs)} of silence`);
-  peers.reset(snapshot.peers, snapshot.beats, snapshot.rtt, snapshot.now);
+  peers.reset(snapshot);
   cluster.reset(snapshot.cluster);
   log.reset(snapshot.events);
   header();
 });
-on('peers', (diff) => {
-  peers.remove(diff.remove);
-  peers.upsert(diff.upsert);
-  header();
+on('update', (update) => {
+  if (update.peers) {
+    peers.remove(update.peers.remove);
+    peers.upsert(update.peers.upsert);
+    header();
+  }
+  if (update.cluster) cluster.apply(update.cluster);
+  if (update.events) log.add(update.events);
+  if (update.pulse) peers.pulse(update.pulse);
 });
-on('pulse', (pulse) => peers.pulse(pulse.beats, pulse.now));
-on('events', (events) => log.add(events));
-on('cluster', (diff) => cluster.apply(diff));
+setInterval(() => peers.tick(), 1000);

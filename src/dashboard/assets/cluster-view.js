@@ -1,14 +1,14 @@
 // @ts-check
 import { cell, el, renderMetadata, setClass, setText, statusClass } from './dom.js';
 import { clock } from './format.js';
-import { KeyedRows } from './keyed-rows.js';
+import { VirtualRows } from './virtual-rows.js';
 
 /**
  * @typedef {{ id: string, nodeId: string, metadata: Record<string, string>, startedAt: number, self: boolean }} Replica
  * @typedef {{ replicaId: string, status: string, direction: string, address: string, since: number }} Holding
  * @typedef {{ id: string, status: string, metadata: Record<string, string>, replicas: Holding[], since: number, reason?: string }} ClusterRow
  * @typedef {{ status?: string, replicas?: Replica[], upsert: ClusterRow[], remove: string[] }} ClusterDiff
- * @typedef {{ row: ClusterRow, cells: HTMLElement[] }} Item
+ * @typedef {{ id: string, row: ClusterRow, cells?: HTMLElement[] }} Item `cells`: once its row was first shown
  */
 
 /** The merged cluster view: Redis status, the live replicas, and every peer with the replicas that hold it. */
@@ -22,8 +22,15 @@ export class ClusterView {
     this.filters = filters;
     this.status = /** @type {HTMLElement} */ (section.querySelector('#cluster-status'));
     this.replicaList = /** @type {HTMLElement} */ (section.querySelector('#replicas'));
-    /** @type {KeyedRows<Item>} */
-    this.rows = new KeyedRows(/** @type {HTMLElement} */ (section.querySelector('#cluster-peers .body')), () => undefined);
+    /** @type {VirtualRows<Item>} */
+    this.rows = new VirtualRows(/** @type {HTMLElement} */ (section.querySelector('#cluster-peers .body')), (item) => {
+      const row = el('div', 'row');
+      row.setAttribute('role', 'row');
+      item.cells = [cell('id'), cell('status'), cell('held'), cell('since'), cell('metadata')];
+      row.append(...item.cells);
+      this.draw(item);
+      return row;
+    }, () => undefined);
     /** @type {Map<string, Replica>} */
     this.replicas = new Map();
   }
@@ -46,30 +53,26 @@ export class ClusterView {
       this.replicas = new Map(diff.replicas.map((r) => [r.id, r]));
       this.drawReplicas();
       // Holdings name replicas by id: redraw them with the new names.
-      for (const entry of this.rows.values()) this.draw(entry.item);
+      for (const item of this.rows.values()) this.draw(item);
     }
     for (const id of diff.remove) this.rows.remove(id);
     const added = [];
     for (const row of diff.upsert) {
-      const entry = this.rows.get(row.id);
-      if (entry) {
-        entry.item.row = row;
-        this.draw(entry.item);
-      } else {
-        const tr = el('div', 'row');
-        tr.setAttribute('role', 'row');
-        const cells = [cell('id'), cell('status'), cell('held'), cell('since'), cell('metadata')];
-        tr.append(...cells);
-        const item = { row, cells };
+      const item = this.rows.get(row.id);
+      if (item) {
+        item.row = row;
         this.draw(item);
-        added.push({ id: row.id, row: tr, item });
+      } else {
+        const fresh = { id: row.id, row };
+        this.draw(fresh);
+        added.push(fresh);
       }
     }
     this.rows.add(added);
   }
 
   refilter() {
-    for (const entry of this.rows.values()) this.draw(entry.item);
+    for (const item of this.rows.values()) this.draw(item);
   }
 
   drawReplicas() {
@@ -83,11 +86,14 @@ export class ClusterView {
     this.replicaList.replaceChildren(...items);
   }
 
-  /** @param {Item} item */
+  /** Its filter state, and its row if shown once. @param {Item} item */
   draw(item) {
     const { row, cells } = item;
+    this.rows.setHidden(row.id, !this.filters.matches(row.id, row.status, row.metadata));
+    if (!cells) return;
     const [id, status, held, since, metadata] = cells;
     setText(id, row.id);
+    if (id.title !== row.id) id.title = row.id;
     const badge = el('span', `badge status-${statusClass(row.status)}`, row.status);
     status.replaceChildren(badge, ...(row.status === 'lost' && row.reason ? [el('span', 'reason', row.reason)] : []));
     held.replaceChildren(...row.replicas.map((holding) => {
@@ -100,8 +106,5 @@ export class ClusterView {
     }));
     setText(since, clock(row.since));
     renderMetadata(metadata, row.metadata);
-    const tr = /** @type {HTMLElement} */ (id.parentElement);
-    const hidden = !this.filters.matches(row.id, row.status, row.metadata);
-    if (tr.hidden !== hidden) tr.hidden = hidden;
   }
 }

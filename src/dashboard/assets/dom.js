@@ -62,4 +62,5 @@ export function renderMetadata(cell, metadata) {
     return chip;
   });
   cell.replaceChildren(...chips);
+  cell.title = Object.entries(metadata).map(([key, value]) => `${key}=${value}`).join('\n'); // the whole of it, when the row cuts it
 }

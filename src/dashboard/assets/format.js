@@ -11,10 +11,9 @@ export function duration(/** @type {number} */ ms) {
   return `${(v / 3_600_000).toFixed(1)} h`;
 }
 
-/** An RTT in ms, or a dash before the first ping/pong. */
+/** An RTT in ms as the server rounds it (two significant digits), or a dash before the first ping/pong. */
 export function rtt(/** @type {number | null | undefined} */ ms) {
-  if (ms === null || ms === undefined) return '–';
-  return ms < 10 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(1)} ms`;
+  return ms === null || ms === undefined ? '–' : `${ms} ms`;
 }
 
 /** A time of day to the millisecond, in the viewer's time zone. */

@@ -4,7 +4,7 @@
 const SVG = 'http://www.w3.org/2000/svg';
 const WIDTH = 60;
 const HEIGHT = 16;
-/** As many samples as the server keeps (DASHBOARD_RTT_SAMPLES). */
+/** As many samples as the server keeps (DASHBOARD_RTT_SAMPLES: one per RTT round, every 5 s). */
 export const SAMPLES = 30;
 
 export function sparkline() {
