@@ -32,8 +32,18 @@ export const DEFAULT_PORT = 3000;
 
 export const DEFAULT_RECONNECT = { initialDelayMs: 200, maxDelayMs: 5000, factor: 2, jitter: 0.2 } as const;
 
-/** How long a lost or left peer stays in the table. */
-export const DEPARTED_RETENTION_MS = 60_000;
+/** How long a lost or left peer stays in the table, and how many are kept at most. */
+export const DEFAULT_RETAIN_MS = 60_000;
+export const DEFAULT_MAX_RETAINED = 10_000;
+/** Server limits: sockets, sockets still handshaking, links of one nodeId. */
+export const DEFAULT_MAX_CONNECTIONS = 100_000;
+export const DEFAULT_MAX_PENDING_HANDSHAKES = 1_000;
+export const DEFAULT_MAX_LINKS_PER_PEER = 8;
+/**
+ * The largest frame before the handshake completes: a hello at its own limits is ~5 KiB, so
+ * an unauthenticated socket can make the server buffer no more than this.
+ */
+export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024;
 /**
  * How long a link that is ending (goodbye either way, refusal, our own close) may stay open
  * before its socket is destroyed, whether or not the peer ever answers with FIN.

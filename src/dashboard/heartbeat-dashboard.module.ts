@@ -4,7 +4,7 @@ import { dashboardController } from './dashboard.controller.js';
 import { DASHBOARD_DEFAULT_PATH } from './dashboard.constants.js';
 import { DashboardFeed } from './dashboard-feed.js';
 import { DASHBOARD_OPTIONS_TYPE, DashboardConfigurableModule } from './dashboard.module-definition.js';
-import { invalidDashboardOption, noForRootAsync } from './dashboard.messages.js';
+import { invalidDashboardOption, noDashboardForRootAsync } from '../common/heartbeat.messages.js';
 import { PresenceHistory } from './presence-history.js';
 
 /**
@@ -30,7 +30,7 @@ export class HeartbeatDashboardModule extends DashboardConfigurableModule {
 
   /** Not offered: the path and the guard are routes, fixed when the module is declared. */
   static forRootAsync(): never {
-    throw new TypeError(noForRootAsync());
+    throw new TypeError(noDashboardForRootAsync());
   }
 }
 

@@ -7,7 +7,7 @@ import type { LossReason } from '../interfaces/presence.interface.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { clusterEventRow, localEventRow, type EventRow } from './dashboard-rows.js';
 import { DASHBOARD_HISTORY_EVENTS, DASHBOARD_MAX_REASONS } from './dashboard.constants.js';
-import { noPresenceService } from './dashboard.messages.js';
+import { noPresenceForDashboard } from '../common/heartbeat.messages.js';
 
 /**
  * What a page opened late needs and the presence streams no longer say: the last events, and
@@ -45,7 +45,7 @@ export class PresenceHistory implements OnModuleInit, OnApplicationShutdown {
     } catch {
       // reported below
     }
-    if (!this.presenceService) throw new Error(noPresenceService());
+    if (!this.presenceService) throw new Error(noPresenceForDashboard());
     return this.presenceService;
   }
 

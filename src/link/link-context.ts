@@ -1,4 +1,6 @@
 import type { Logger } from '@nestjs/common';
+import type { Authenticator } from './authenticator.js';
+import { LimitedLog } from '../common/limited-log.js';
 import type { DetectionRule, LinkStatus } from '../detector/failure-detector.js';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import type { ResolvedHeartbeatOptions } from '../options/resolved-options.js';
@@ -30,8 +32,19 @@ export interface LinkView {
   terminate(cause: CloseCause, why?: string): void;
 }
 
+/** Why the table will not take a link (before the welcome, so nothing changes in it). */
+export interface Admission {
+  reason: 'superseded' | 'protocol-error';
+  why: string;
+}
+
 /** Receives a link's life events; the peer table implements it. */
 export interface LinkReporter {
+  /**
+   * Before a link opens: undefined when the table takes it; else why not (an incarnation that a
+   * newer one of the same nodeId replaced; too many links of one nodeId).
+   */
+  admit(claim: { peerId: string; incarnation: string; address: string }): Admission | undefined;
   /** The handshake completed (or a stock client sent its first data frame). */
   opened(link: LinkView): void;
   /** The link's status (alive/suspect) changed. */
@@ -71,6 +84,8 @@ export interface LinkContext {
   clock: Pick<HeartbeatTicker, 'now' | 'blockedSince' | 'after' | 'add' | 'remove' | 'wake'>;
   reporter: LinkReporter;
   logger: Logger;
+  /** Lines caused by peers, rate-limited per kind. */
+  peerLog: LimitedLog;
   /** Logs `message` once for all the links of this server or client. */
   warnOnce(key: string, message: string): void;
 }
@@ -94,6 +109,7 @@ export function createLinkContext(
     clock,
     reporter,
     logger,
+    peerLog: new LimitedLog(logger),
     warnOnce(key, message) {
       if (warned.has(key)) return;
       warned.add(key);
@@ -101,3 +117,26 @@ export function createLinkContext(
     },
   };
 }
+
+/** Who the link may talk to. */
+export interface LinkAuth {
+  /** Inbound: who may claim which nodeId (none: anyone, anything). */
+  authenticator?: Authenticator;
+  /** Outbound: the token we present. */
+  present?: string;
+  /** Outbound: the nodeId the server must welcome us under. */
+  expectNodeId?: string;
+}
+
+/**
+ * A link's life, in order; it only moves forward.
+ * - `handshaking`: connected, no hello/welcome yet (or a stock client's first data frame).
+ * - `open`: heartbeats and data.
+ * - `draining`: a graceful stop has begun (our server's, or the peer's server's): no new
+ *   requests go out on it, replies to those in flight still do, heartbeats go on.
+ * - `closing`: the link has its cause; it is deaf, has said what it had to say (bye, reject,
+ *   GOAWAY) and sent FIN, or destroyed its socket; the socket is destroyed within
+ *   CLOSE_GRACE_MS whatever the peer sends or withholds.
+ * - `closed`: the socket has closed; the cause is final.
+ */
+export type LinkPhase = 'handshaking' | 'open' | 'draining' | 'closing' | 'closed';

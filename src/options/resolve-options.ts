@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { invalidOption } from '../common/heartbeat.messages.js';
-import type { HeartbeatModuleOptions } from '../interfaces/heartbeat-options.interface.js';
+import { DEFAULT_MAX_RETAINED, DEFAULT_RETAIN_MS } from '../common/heartbeat.constants.js';
+import type { HeartbeatModuleOptions, PresenceOptions } from '../interfaces/heartbeat-options.interface.js';
 import { metadataProblem, nodeIdProblem } from '../protocol/frames.js';
 import * as check from './option-checks.js';
 import { resolveClusterOptions } from './resolve-cluster-options.js';
@@ -10,7 +11,8 @@ import { resolveClientOptions, resolveServerOptions } from './resolve-transport-
 import type { ResolvedHeartbeatOptions } from './resolved-options.js';
 
 /** Top-level keys; `isGlobal` and `clientNames` are the module's extras (forRoot / forRootAsync). */
-const MODULE_KEYS = ['nodeId', 'metadata', 'heartbeat', 'keepAlive', 'server', 'clients', 'cluster', 'isGlobal', 'clientNames'] as const;
+const MODULE_KEYS = ['nodeId', 'metadata', 'heartbeat', 'keepAlive', 'server', 'clients', 'presence', 'cluster', 'isGlobal', 'clientNames'] as const;
+const PRESENCE_KEYS = ['retainMs', 'maxRetained'] as const;
 
 export function defaultNodeId(): string {
   return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -23,7 +25,7 @@ export function defaultNodeId(): string {
 export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): ResolvedHeartbeatOptions {
   const o = check.group<HeartbeatModuleOptions>('', options, MODULE_KEYS);
   const heartbeat = resolveTimingOptions(o.heartbeat);
-  const { server, limits } = resolveServerOptions(o.server, heartbeat.rule);
+  const { server, limits, maxLinksPerPeer } = resolveServerOptions(o.server, heartbeat.rule);
   return {
     nodeId: resolveNodeId(o.nodeId),
     incarnation: randomBytes(8).toString('hex'),
@@ -31,9 +33,19 @@ export function resolveHeartbeatOptions(options: HeartbeatModuleOptions = {}): R
     heartbeat,
     keepAlive: resolveKeepAliveOptions(o.keepAlive, heartbeat.detectWithinMs),
     limits,
+    presence: { ...resolvePresenceOptions(o.presence), maxLinksPerPeer },
     server,
     clients: resolveClientOptions(o.clients),
     cluster: resolveClusterOptions(o.cluster),
+  };
+}
+
+/** `presence`: how departed peers are retained. */
+function resolvePresenceOptions(given: unknown): { retainMs: number; maxRetained: number } {
+  const p = check.group<PresenceOptions>('presence', given, PRESENCE_KEYS);
+  return {
+    retainMs: check.duration('presence.retainMs', p.retainMs, DEFAULT_RETAIN_MS, 0),
+    maxRetained: check.integer('presence.maxRetained', p.maxRetained, DEFAULT_MAX_RETAINED, 0),
   };
 }
 

@@ -1,6 +1,7 @@
 import {
-  DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST, DEFAULT_MAX_FRAME_BYTES, DEFAULT_MIN_PING_INTERVAL_MS, DEFAULT_PORT,
-  DEFAULT_RECONNECT, MAX_TIMER_MS,
+  DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, DEFAULT_HOST, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MAX_LINKS_PER_PEER, DEFAULT_MAX_PENDING_HANDSHAKES, DEFAULT_MIN_PING_INTERVAL_MS, DEFAULT_PORT, DEFAULT_RECONNECT,
+  MAX_TIMER_MS,
 } from '../common/heartbeat.constants.js';
 import { invalidOption } from '../common/heartbeat.messages.js';
 import type { DetectionRule } from '../detector/failure-detector.js';
@@ -8,30 +9,85 @@ import type {
   HeartbeatClientOptions, HeartbeatServerOptions, ReconnectOptions,
 } from '../interfaces/heartbeat-options.interface.js';
 import * as check from './option-checks.js';
-import type { ResolvedClientOptions, ResolvedHeartbeatOptions, ResolvedServerOptions } from './resolved-options.js';
+import { nodeIdProblem } from '../protocol/frames.js';
+import type {
+  ResolvedClientOptions, ResolvedHeartbeatOptions, ResolvedIdentity, ResolvedServerOptions,
+} from './resolved-options.js';
 
-const SERVER_KEYS = ['host', 'port', 'tlsOptions', 'authToken', 'maxFrameBytes', 'handshakeTimeoutMs', 'minPingIntervalMs', 'drainTimeoutMs'] as const;
-const CLIENT_KEYS = ['name', 'host', 'port', 'tlsOptions', 'authToken', 'reconnect', 'waitForReadyMs'] as const;
+const SERVER_KEYS = [
+  'host', 'port', 'tlsOptions', 'authToken', 'authTokens', 'authenticate', 'identityFromCertificate', 'maxFrameBytes',
+  'handshakeTimeoutMs', 'minPingIntervalMs', 'drainTimeoutMs', 'maxConnections', 'maxPendingHandshakes', 'maxLinksPerPeer',
+] as const;
+const CLIENT_KEYS = ['name', 'host', 'port', 'tlsOptions', 'authToken', 'expectNodeId', 'reconnect', 'waitForReadyMs'] as const;
 const RECONNECT_KEYS = ['initialDelayMs', 'maxDelayMs', 'factor', 'jitter'] as const;
 
+interface ServerGroup {
+  server?: ResolvedServerOptions;
+  limits: ResolvedHeartbeatOptions['limits'];
+  maxLinksPerPeer: number;
+}
+
 /** `server`, and the limits it sets for every link of the process. */
-export function resolveServerOptions(given: unknown, rule: DetectionRule): { server?: ResolvedServerOptions; limits: ResolvedHeartbeatOptions['limits'] } {
+export function resolveServerOptions(given: unknown, rule: DetectionRule): ServerGroup {
   const s = check.group<HeartbeatServerOptions>('server', given, SERVER_KEYS);
   const limits = {
     maxFrameBytes: check.integer('server.maxFrameBytes', s.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, 64),
     // The shared tick checks the deadline: a shorter one could not be kept.
     handshakeTimeoutMs: check.duration('server.handshakeTimeoutMs', s.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 2 * rule.tickMs),
   };
-  if (given === undefined) return { limits };
+  const maxLinksPerPeer = check.integer('server.maxLinksPerPeer', s.maxLinksPerPeer, DEFAULT_MAX_LINKS_PER_PEER, 1);
+  if (given === undefined) return { limits, maxLinksPerPeer };
   const server: ResolvedServerOptions = {
     host: check.string('server.host', s.host, DEFAULT_HOST),
     port: check.port('server.port', s.port, DEFAULT_PORT, 0),
     tlsOptions: s.tlsOptions,
-    authToken: check.optionalString('server.authToken', s.authToken),
+    identity: resolveIdentity(s),
     minPingIntervalMs: check.duration('server.minPingIntervalMs', s.minPingIntervalMs, DEFAULT_MIN_PING_INTERVAL_MS, 0),
     drainTimeoutMs: check.duration('server.drainTimeoutMs', s.drainTimeoutMs, DEFAULT_DRAIN_TIMEOUT_MS, 0),
+    maxConnections: check.integer('server.maxConnections', s.maxConnections, DEFAULT_MAX_CONNECTIONS, 1),
+    maxPendingHandshakes: check.integer('server.maxPendingHandshakes', s.maxPendingHandshakes, DEFAULT_MAX_PENDING_HANDSHAKES, 1),
   };
-  return { server, limits };
+  return { server, limits, maxLinksPerPeer };
+}
+
+/** `authToken`, `authTokens` and `authenticate` exclude one another; `identityFromCertificate` goes with any. */
+function resolveIdentity(s: Partial<HeartbeatServerOptions>): ResolvedIdentity {
+  const given = (['authToken', 'authTokens', 'authenticate'] as const).filter((k) => s[k] !== undefined);
+  if (given.length > 1) {
+    throw new TypeError(invalidOption(`server.${given[1]}`, `cannot be given together with server.${given[0]} (choose one way to authenticate)`, typeof s[given[1]]));
+  }
+  const certificate = check.boolean('server.identityFromCertificate', s.identityFromCertificate, false);
+  if (certificate && !(s.tlsOptions as { requestCert?: boolean } | undefined)?.requestCert) {
+    throw new TypeError(invalidOption('server.identityFromCertificate', 'needs server.tlsOptions with requestCert: true (and a ca to verify client certificates)', true));
+  }
+  const identity: ResolvedIdentity = { mode: 'none', certificate };
+  if (s.authToken !== undefined) {
+    identity.mode = 'shared';
+    identity.authToken = check.optionalString('server.authToken', s.authToken);
+  } else if (s.authTokens !== undefined) {
+    identity.mode = 'tokens';
+    identity.authTokens = resolveTokens(s.authTokens);
+  } else if (s.authenticate !== undefined) {
+    identity.mode = 'callback';
+    identity.authenticate = check.optionalFunction('server.authenticate', s.authenticate);
+  }
+  return identity;
+}
+
+function resolveTokens(value: unknown): Readonly<Record<string, string>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(invalidOption('server.authTokens', 'must be an object of nodeId → token', value));
+  }
+  const tokens: Record<string, string> = Object.create(null);
+  for (const [nodeId, token] of Object.entries(value)) {
+    const problem = nodeIdProblem(nodeId);
+    if (problem) throw new TypeError(invalidOption(`server.authTokens["${nodeId}"]`, `key: the nodeId ${problem}`, nodeId));
+    if (typeof token !== 'string' || token.length === 0) {
+      throw new TypeError(invalidOption(`server.authTokens["${nodeId}"]`, 'must be a non-empty string', typeof token));
+    }
+    tokens[nodeId] = token;
+  }
+  return Object.freeze(tokens);
 }
 
 /** `clients`: one entry per HeartbeatClient, each injectable by its unique name. */
@@ -51,10 +107,18 @@ export function resolveClientOptions(given: unknown): ResolvedClientOptions[] {
       port: check.port(`${p}.port`, c.port, DEFAULT_PORT, 1),
       tlsOptions: c.tlsOptions,
       authToken: check.optionalString(`${p}.authToken`, c.authToken),
+      expectNodeId: resolveExpectedNodeId(`${p}.expectNodeId`, c.expectNodeId),
       waitForReadyMs: check.duration(`${p}.waitForReadyMs`, c.waitForReadyMs, 0, 0),
       reconnect: resolveReconnect(`${p}.reconnect`, c.reconnect),
     };
   });
+}
+
+function resolveExpectedNodeId(path: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  const problem = nodeIdProblem(value);
+  if (problem) throw new TypeError(invalidOption(path, problem, value));
+  return value as string;
 }
 
 function resolveReconnect(path: string, given: unknown): Required<ReconnectOptions> {

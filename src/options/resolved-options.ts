@@ -1,7 +1,7 @@
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
 import type { DetectionRule } from '../detector/failure-detector.js';
 import type {
-  HeartbeatTimingOptions, KeepAliveOptions, ReconnectOptions,
+  HeartbeatTimingOptions, KeepAliveOptions, PeerClaim, ReconnectOptions,
 } from '../interfaces/heartbeat-options.interface.js';
 
 /** Options with every default filled in and validated: what the rest of the library reads. */
@@ -18,6 +18,7 @@ export interface ResolvedHeartbeatOptions {
    * one frame limit.
    */
   limits: { maxFrameBytes: number; handshakeTimeoutMs: number };
+  presence: { retainMs: number; maxRetained: number; maxLinksPerPeer: number };
   server?: ResolvedServerOptions;
   clients: ResolvedClientOptions[];
   /** Set when `cluster` is configured. */
@@ -34,9 +35,24 @@ export interface ResolvedServerOptions {
   host: string;
   port: number;
   tlsOptions?: TlsOptions;
-  authToken?: string;
+  identity: ResolvedIdentity;
   minPingIntervalMs: number;
   drainTimeoutMs: number;
+  maxConnections: number;
+  maxPendingHandshakes: number;
+}
+
+/**
+ * Who may claim which nodeId. `none`: anyone, anything; `shared`: a token holder, any nodeId;
+ * `tokens` / `callback`: a nodeId is bound to its own credential. `certificate` adds (to any
+ * of them) that the nodeId must be named by the client certificate.
+ */
+export interface ResolvedIdentity {
+  mode: 'none' | 'shared' | 'tokens' | 'callback';
+  authToken?: string;
+  authTokens?: Readonly<Record<string, string>>;
+  authenticate?: (claim: PeerClaim) => boolean | Promise<boolean>;
+  certificate: boolean;
 }
 
 export interface ResolvedClientOptions {
@@ -45,6 +61,7 @@ export interface ResolvedClientOptions {
   port: number;
   tlsOptions?: ConnectionOptions;
   authToken?: string;
+  expectNodeId?: string;
   reconnect: Required<ReconnectOptions>;
   waitForReadyMs: number;
 }

@@ -100,8 +100,14 @@ export class PresenceExplorer implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** Whatever was thrown (an Error, a string, a Symbol, an object without a prototype): logged, never rethrown. */
   private logFailure(handler: BoundHandler, event: AnyEvent, error: unknown): void {
-    const e = error as Error;
-    this.logger.error(`${messages.handlerFailed(handler.owner, handler.method, event.type)}: ${e?.message ?? e}`, e?.stack);
+    let stack: string | undefined;
+    try {
+      stack = error instanceof Error && typeof error.stack === 'string' ? error.stack : undefined;
+    } catch {
+      stack = undefined;
+    }
+    this.logger.error(`${messages.handlerFailed(handler.owner, handler.method, event.type)}: ${messages.safeErrorText(error)}`, stack);
   }
 }

@@ -21,7 +21,12 @@ export class FrameDecoder {
   /** Length of the frame body being read; -1 while reading a prefix. */
   private expected = -1;
 
-  constructor(private readonly maxFrameLength: number) {}
+  constructor(private maxFrameLength: number) {}
+
+  /** A new frame limit, for the frames after the one being read. */
+  setMaxLength(bytes: number): void {
+    this.maxFrameLength = bytes;
+  }
 
   /** Characters held for an incomplete frame. */
   get buffered(): number {

@@ -18,7 +18,7 @@ export interface HelloFrame { $hb: 'hello'; v: number; id: string; inc?: string;
 /** Server → client, the handshake accepted. `minPing`: the fastest the client may ping, in ms. */
 export interface WelcomeFrame { $hb: 'welcome'; v: number; id: string; inc?: string; meta: Record<string, string>; minPing?: number }
 /** Server → client, the handshake refused; the server closes right after. */
-export interface RejectFrame { $hb: 'reject'; reason: 'auth-failed' | 'protocol-error'; message: string }
+export interface RejectFrame { $hb: 'reject'; reason: 'auth-failed' | 'protocol-error' | 'superseded'; message: string }
 /**
  * Either way, sent when nothing else was sent for one interval. `rtt` is the sender's smoothed
  * RTT, so the side that only answers (its pongs keep it from ever being idle) knows it too.

@@ -1,5 +1,7 @@
 import { TcpSocket } from '@nestjs/microservices';
 import type { Socket } from 'node:net';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { HANDSHAKE_MAX_FRAME_BYTES } from '../common/heartbeat.constants.js';
 import { StringDecoder } from 'node:string_decoder';
 import { adoptSocket, failFraming, LISTENER_SINK, markClosed } from '../nest/tcp-internals.js';
 import { BeatReader } from './beat-reader.js';
@@ -64,6 +66,10 @@ export interface LinkTransport {
   readonly writableLength: number;
   /** Server side: requests read whose last reply is not written yet. */
   readonly pendingRequests: number;
+  /** The peer's TLS client certificate, when it presented one that verified. */
+  peerCertificate(): PeerCertificate | undefined;
+  /** The largest frame read from now on (a handshake is read under a smaller limit). */
+  setFrameLimit(bytes: number): void;
   /** Writes a control frame; returns its encoded length. */
   sendControl(frame: ControlFrame): number;
   /** Graceful close (FIN after what is queued). */
@@ -156,7 +162,8 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
     this.options = options;
-    this.decoder = new FrameDecoder(options.maxFrameBytes);
+    // Until the handshake completes no peer can make us buffer a big frame (README "Errors and hostile peers").
+    this.decoder = new FrameDecoder(Math.min(HANDSHAKE_MAX_FRAME_BYTES, options.maxFrameBytes));
     this.lastSentAt = options.now();
   }
 
@@ -175,6 +182,17 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   /** The link that receives this socket's frames; set once, before the first byte can arrive. */
   bindListener(listener: FrameListener): void {
     this.listener = listener;
+  }
+
+  setFrameLimit(bytes: number): void {
+    this.decoder?.setMaxLength(bytes);
+  }
+
+  peerCertificate(): PeerCertificate | undefined {
+    const tls = this.socket as Partial<TLSSocket>;
+    if (typeof tls.getPeerCertificate !== 'function' || tls.authorized !== true) return undefined;
+    const cert = tls.getPeerCertificate();
+    return cert && Object.keys(cert).length > 0 ? cert : undefined;
   }
 
   /** Bytes queued in user space (frames not yet handed to the socket are counted in characters). */

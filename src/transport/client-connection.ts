@@ -171,7 +171,7 @@ export class ClientConnection<L extends ConnectionLink> {
     this.settleWaiters(error);
   }
 
-  // ---- the link's events ----------------------------------------------------------------------
+  // the link's events
 
   /** The socket connected; the hello is out. */
   connected(link: L): void {
@@ -230,7 +230,7 @@ export class ClientConnection<L extends ConnectionLink> {
     }
   }
 
-  // ---- the loop -------------------------------------------------------------------------------
+  // the loop
 
   /** One attempt: the only place a connection is opened. */
   private dial(): void {
@@ -284,7 +284,7 @@ export class ClientConnection<L extends ConnectionLink> {
     return true;
   }
 
-  // ---- waiting and errors ---------------------------------------------------------------------
+  // waiting and errors
 
   private waitForReady(ms: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -328,6 +328,8 @@ export class ClientConnection<L extends ConnectionLink> {
     if (cause === 'auth-failed' && link.refusal) {
       return new HandshakeError(cause, messages.authTokenRefused(this.target, this.options.authToken !== undefined));
     }
+    // Refusals that name the nodeId and both processes say it best themselves.
+    if (cause === 'superseded' || cause === 'identity-mismatch') return new HandshakeError(cause, link.refusal?.message ?? cause);
     if (link.refusal) return new HandshakeError(cause, messages.handshakeRejected(this.target, link.refusal.reason, link.refusal.message));
     return new HandshakeError(cause, messages.connectionClosed(this.target, link.lastError));
   }

@@ -108,7 +108,7 @@ export class HeartbeatClient extends ClientTCP
   /** Each socket Nest makes becomes a link, owned by this client. */
   override createSocket(): TcpSocket {
     const framed = super.createSocket() as HeartbeatSocket;
-    this.dialled = attachLink(framed, 'outbound', this.ctx, this.target, this, { present: this.client.authToken });
+    this.dialled = attachLink(framed, 'outbound', this.ctx, this.target, this, { present: this.client.authToken, expectNodeId: this.client.expectNodeId });
     return framed;
   }
 
@@ -131,7 +131,7 @@ export class HeartbeatClient extends ClientTCP
     // nothing: the link has the socket's error
   }
 
-  // ---- ConnectionHost: what the connection asks of Nest's client ------------------------------
+  // ConnectionHost: what the connection asks of Nest's client
 
   /** @internal One attempt: Nest's connect() on a fresh socket. */
   dial(): PeerLink {
@@ -159,7 +159,7 @@ export class HeartbeatClient extends ClientTCP
     return this.table.status(peerId);
   }
 
-  // ---- LinkOwner: what the client's links tell it ---------------------------------------------
+  // LinkOwner: what the client's links tell it
 
   /** @internal */
   linkConnected(link: PeerLink): void {

@@ -6,6 +6,7 @@ import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import * as messages from '../common/heartbeat.messages.js';
 import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../options/resolved-options.js';
 import { createLinkContext, type LinkContext, type LinkOwner, type LinkReporter, type LinkView } from '../link/link-context.js';
+import { Authenticator } from '../link/authenticator.js';
 import type { LinkAuth, PeerLink } from '../link/peer-link.js';
 import { createFraming, HeartbeatSocket, type Framing } from '../protocol/heartbeat-socket.js';
 import { attachLink, remoteAddress } from './attach-link.js';
@@ -53,8 +54,13 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
   private _state: ServerState = 'idle';
   private closing: Promise<void> | undefined;
   private readonly drainTimeoutMs: number;
+  private readonly maxPendingHandshakes: number;
   /** Event handlers still running (requests are counted on their sockets). */
   private pendingEvents = 0;
+  /** Links that have not finished their handshake: bounded by maxPendingHandshakes. */
+  private handshaking = 0;
+  private readonly identityBound: boolean;
+  private readonly authenticated: boolean;
 
   constructor(
     config: ResolvedHeartbeatOptions & { server: ResolvedServerOptions },
@@ -67,8 +73,12 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
     const tlsOptions = server.tlsOptions && { handshakeTimeout: config.limits.handshakeTimeoutMs, ...server.tlsOptions };
     super({ host: server.host, port: server.port, tlsOptions });
     this.ctx = createLinkContext(config, ticker, table, new Logger(HeartbeatServer.name));
-    this.auth = { expect: server.authToken };
+    const authenticator = new Authenticator(server.identity);
+    this.auth = { authenticator };
+    this.identityBound = authenticator.bound;
+    this.authenticated = server.identity.mode !== 'none' || server.identity.certificate;
     this.drainTimeoutMs = server.drainTimeoutMs;
+    this.maxPendingHandshakes = server.maxPendingHandshakes;
     const onHandlerError = (error: any) => this.handleError(error);
     const eventDone = () => void this.pendingEvents--;
     this.framing = createFraming({
@@ -83,13 +93,21 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
         }
       },
     });
+    const net = netServerOf(this)!;
+    // Node closes sockets over this at accept, before any of ours is made for them.
+    net.maxConnections = server.maxConnections;
     if (tlsOptions) {
       // Node reports a failed or timed-out TLS handshake here but leaves the socket open.
-      netServerOf(this)!.on('tlsClientError', (error: Error & { code?: string }, socket: Socket) => {
-        this.ctx.logger.warn(messages.closingConnection(remoteAddress(socket), messages.tlsHandshakeFailed(error.code ?? error.message), 'protocol-error'));
+      net.on('tlsClientError', (error: Error & { code?: string }, socket: Socket) => {
+        this.ctx.peerLog.warn('tls', messages.closingConnection(remoteAddress(socket), messages.tlsHandshakeFailed(error.code ?? error.message), 'protocol-error'));
         socket.destroy();
       });
     }
+  }
+
+  /** Whether a peer can claim only its own nodeId here (bound identities: authTokens, authenticate, certificates). */
+  get bindsIdentities(): boolean {
+    return this.identityBound;
   }
 
   /** Nest's listen, with a backlog sized for a reconnect storm. */
@@ -101,6 +119,7 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
       }
     });
     this._state = 'listening';
+    if (!this.authenticated && !isLoopback(this.host)) this.ctx.logger.warn(messages.unauthenticatedServer(this.host));
     this.server.listen(this.port, this.host, LISTEN_BACKLOG, callback);
   }
 
@@ -195,7 +214,7 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
    * peer's text, control characters included. Same verdict, escaped and cut.
    */
   override async handleEvent(pattern: string, packet: ReadPacket, context: BaseRpcContext): Promise<any> {
-    if (!this.getHandlerByPattern(pattern)) return this.logger.error(messages.noEventHandler(pattern));
+    if (!this.getHandlerByPattern(pattern)) return this.ctx.peerLog.error('no-handler', messages.noEventHandler(pattern));
     return super.handleEvent(pattern, packet, context);
   }
 
@@ -208,16 +227,32 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
    * an ERROR with a stack. `handleError` sees only a handler's errors and the listening socket's.
    */
   override bindHandler(socket: Socket): void {
-    if (this._state !== 'listening') {
+    // After close() began (a TLS handshake that completed late), or over the handshake budget: closed at accept.
+    if (this._state !== 'listening' || this.handshaking >= this.maxPendingHandshakes) {
       socket.destroy();
       return;
     }
+    this.handshaking++;
     const framed = new HeartbeatSocket(socket, this.framing);
     this.links.add(attachLink(framed, 'inbound', this.ctx, remoteAddress(socket), this, this.auth));
   }
 
+  /** Sockets accepted that have not finished their handshake. */
+  get pendingHandshakes(): number {
+    return this.handshaking;
+  }
+
+  /** @internal LinkOwner */
+  linkOpened(): void {
+    this.handshaking--;
+  }
+
   /** @internal LinkOwner: a link's socket closed; the server forgets it. */
   linkClosed(link: LinkView): void {
-    this.links.delete(link as PeerLink);
+    if (this.links.delete(link as PeerLink) && !(link as PeerLink).wasOpened) this.handshaking--;
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host) || host === '::ffff:127.0.0.1';
 }

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import type { PeerCertificate } from 'node:tls';
 import { VirtualTimeScheduler } from 'rxjs';
 import { HeartbeatTicker } from '../../src/detector/heartbeat-ticker.js';
 import { resolveHeartbeatOptions } from '../../src/options/resolve-options.js';
@@ -59,6 +60,17 @@ export class MemoryTransport implements LinkTransport {
 
   destroy(): void {
     this.destroyed = true;
+  }
+
+  frameLimit = 64 * 1024;
+  certificate: PeerCertificate | undefined;
+
+  peerCertificate(): PeerCertificate | undefined {
+    return this.certificate;
+  }
+
+  setFrameLimit(bytes: number): void {
+    this.frameLimit = bytes;
   }
 
   kinds(): string[] {
