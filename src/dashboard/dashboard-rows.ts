@@ -15,16 +15,9 @@ import type { LossReason, PeerInfo, PeerStatus, PresenceEvent } from '../interfa
 import type { Beats, Pulse } from './dashboard-beats.js';
 
 /** A local peer without the fields the pulse carries (lastSeenAt, rttMs) and without the counters. */
-export interface PeerRow {
-  id: string;
+export interface PeerRow extends Pick<PeerInfo, 'id' | 'status' | 'direction' | 'managed' | 'address' | 'metadata' | 'connectedAt'> {
   /** A small number for the peer while the pages are open: what the pulse names it by. */
   n: number;
-  status: PeerStatus;
-  direction: 'inbound' | 'outbound';
-  managed: boolean;
-  address: string;
-  metadata: Record<string, string>;
-  connectedAt: number;
   /** Why a `lost` peer was lost, when this process saw it happen. */
   reason?: LossReason;
 }

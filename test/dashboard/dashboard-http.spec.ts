@@ -7,16 +7,15 @@ import { Injectable, Module, type CanActivate, type ExecutionContext, type INest
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { createHook } from 'node:async_hooks';
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { HeartbeatDashboardModule, type HeartbeatDashboardOptions } from '../../src/dashboard/index.js';
 import { DashboardFeed } from '../../src/dashboard/dashboard-feed.js';
 import { PresenceHistory } from '../../src/dashboard/presence-history.js';
 import { PeerTable } from '../../src/presence/peer-table.js';
 import { HeartbeatModule, HeartbeatServer, type HeartbeatModuleOptions } from '../../src/index.js';
 import { Closer, sleep, startClientApp, until } from '../support/apps.js';
+import { filesReachedFrom } from '../support/reachable.js';
 import { SseClient } from '../support/sse.js';
 
 type Adapter = 'express' | 'fastify';
@@ -219,19 +218,9 @@ describe('HeartbeatDashboardModule', () => {
     const { url } = closer.add(await startDashboardApp('express', false));
     expect((await fetch(`${url}/heartbeat`)).status).toBe(404);
 
-    const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
-    const seen = new Set<string>();
-    const queue = [join(root, 'index.ts')];
-    while (queue.length > 0) {
-      const file = queue.pop()!;
-      if (seen.has(file)) continue;
-      seen.add(file);
-      for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
-        queue.push(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
-      }
-    }
-    expect(seen.size).toBeGreaterThan(10);
-    expect([...seen].filter((f) => f.includes(join('src', 'dashboard')))).toEqual([]);
+    const seen = [...filesReachedFrom().keys()];
+    expect(seen.length).toBeGreaterThan(10);
+    expect(seen.filter((f) => f.includes(join('src', 'dashboard')))).toEqual([]);
   });
 
   test('bad options fail at forRoot with a message naming the option; forRootAsync is refused', () => {
