@@ -55,6 +55,8 @@ Options:
                        that order; more are controls that should see no false alarm; with
                        fewer, the later faults are skipped
       --no-cable       skip the network-namespace fault even when running as root
+      --dashboard      keep the server and its live presence page open after the faults
+                       (its address is printed at start; Ctrl-C to stop)
       --cluster        the cluster presence demo instead: Redis, two replicas, four peers;
                        one replica is killed (needs redis-server; see docs/CLUSTER.md)
       --deploy         the deploy demo instead: a rolling update of the server behind a
@@ -92,6 +94,7 @@ function options() {
     interval: { type: 'string', short: 'i', default: '500' },
     peers: { type: 'string', short: 'n', default: '7' },
     'no-cable': { type: 'boolean', default: false },
+    dashboard: { type: 'boolean', default: false },
     verbose: { type: 'boolean', short: 'v', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   } as const;
@@ -110,7 +113,7 @@ function options() {
   const peers = Number(values.peers);
   if (!Number.isInteger(intervalMs) || intervalMs < 100 || intervalMs > 10_000) throw new UsageError('--interval must be an integer from 100 to 10000 (ms)');
   if (!Number.isInteger(peers) || peers < 1 || peers > 20) throw new UsageError('--peers must be an integer from 1 to 20');
-  return { intervalMs, peers, noCable: values['no-cable'], verbose: values.verbose };
+  return { intervalMs, peers, noCable: values['no-cable'], verbose: values.verbose, dashboard: values.dashboard };
 }
 
 class UsageError extends Error {}
@@ -248,7 +251,7 @@ async function main(): Promise<number> {
   }, { onReport: onServerReport, onLog: onLog('server'), keep: (r) => r.evt !== 'table' });
   const ready = await server.waitFor((r) => r.evt === 'ready', 60_000, 'ready line');
   const serverAddress = `${ready.address.address}:${ready.address.port}`;
-  ui.log(`${stamp()} server listening on ${serverAddress} (pid ${server.pid})`);
+  ui.log(`${stamp()} server listening on ${serverAddress} (pid ${server.pid}); presence page: ${c.bold(ready.dashboard)}`);
 
   const peers = new Map<string, ChildApp>();
   for (const id of ids) {
@@ -424,6 +427,11 @@ async function main(): Promise<number> {
     ? c.green(`${ran.length === 1 ? 'The fault was' : `All ${ran.length} faults`} detected within bound${ran.length < faults.length ? ` (${faults.length - ran.length} skipped)` : ''}. Exit code 0.`)
     : c.red(`${missed.length} of ${plural(ran.length, 'fault')} missed the bound${falseLost.length ? `, ${falseLost.length} false loss(es)` : ''}. Exit code 1.`));
   process.stdout.write(`${out.join('\n')}\n`);
+
+  if (opts.dashboard) {
+    process.stdout.write(`\nThe presence page stays open at ${c.bold(ready.dashboard)} (Ctrl-C to stop).\n`);
+    await new Promise(() => undefined); // until Ctrl-C: its handler stops every process
+  }
 
   // --- graceful teardown -------------------------------------------------------------------------
   await Promise.all([...peers.values()].map((p) => p.stop()));

@@ -1,9 +1,9 @@
 /**
- * The demo's server: a Nest microservice on HeartbeatServer that watches its peers.
+ * The demo's server: a hybrid Nest app (HTTP and HeartbeatServer) that watches its peers.
  *
  * This is what an application using nest-heartbeat looks like: `HeartbeatModule.forRoot` with a
  * `server`, `@OnPeer*` handlers, `PresenceService` for the live table and a terminus health
- * check on the peers. The only demo-specific part is `report()`, which hands what the app sees
+ * check on the peers, and the live presence page. The only demo-specific part is `report()`, which hands what the app sees
  * to the demo runner (main.ts) as JSON lines on stdout.
  *
  * Run by main.ts; by hand: DEMO_PORT=4000 node --import tsx demo/server-app.ts
@@ -11,10 +11,11 @@
 import 'reflect-metadata';
 import { ConsoleLogger, Controller, Inject, Injectable, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { MessagePattern, type AsyncMicroserviceOptions } from '@nestjs/microservices';
+import { MessagePattern } from '@nestjs/microservices';
 import { HealthCheckService, TerminusModule, type HealthCheckResult } from '@nestjs/terminus';
 // In your application: from 'nest-heartbeat' and 'nest-heartbeat/terminus'.
 import { HeartbeatHealthIndicator, HeartbeatHealthModule } from '../src/health/index.js';
+import { HeartbeatDashboardModule } from '../src/dashboard/index.js';
 import {
   HeartbeatModule, HeartbeatServer, OnPeerJoined, OnPeerLeft, OnPeerLost, OnPeerRecovered, OnPeerSuspect, PresenceService,
   type PresenceEvent,
@@ -91,19 +92,20 @@ class WorkController {
     }),
     TerminusModule.forRoot({ logger: false }),
     HeartbeatHealthModule,
+    HeartbeatDashboardModule.forRoot(), // the live presence page, at /heartbeat on the HTTP port
   ],
   controllers: [WorkController],
   providers: [PeerEvents, PeerTable],
 })
 class ServerModule {}
 
-// HeartbeatServer comes from DI (it needs the module's options and PresenceService).
-const app = await NestFactory.createMicroservice<AsyncMicroserviceOptions>(ServerModule, {
-  inject: [HeartbeatServer],
-  useFactory: (server: HeartbeatServer) => ({ strategy: server }),
-  logger: new ConsoleLogger({ json: true, logLevels: ['error', 'warn'] }),
-});
+// A hybrid app: HTTP for the presence page, the heartbeat transport from DI (it needs the
+// module's options and PresenceService).
+const app = await NestFactory.create(ServerModule, { logger: new ConsoleLogger({ json: true, logLevels: ['error', 'warn'] }) });
 app.enableShutdownHooks(['SIGTERM', 'SIGINT']); // goodbye to every peer on shutdown
-await app.listen();
-report('ready', { address: app.get(HeartbeatServer).address, pid: process.pid });
+app.connectMicroservice({ strategy: app.get(HeartbeatServer) });
+await app.startAllMicroservices();
+await app.listen(Number(process.env.DEMO_HTTP_PORT ?? 0), '127.0.0.1');
+const http = app.getHttpServer().address() as { port: number };
+report('ready', { address: app.get(HeartbeatServer).address, pid: process.pid, dashboard: `http://127.0.0.1:${http.port}/heartbeat` });
 process.stdin.on('end', () => void app.close().then(() => process.exit(0))).resume(); // the demo went away

@@ -45,6 +45,12 @@ export const noPresenceForHealth = () =>
   'HeartbeatHealthIndicator: no PresenceService in this application; import HeartbeatModule.forRoot() (or forRootAsync()) in it';
 export const invalidHealthCheck = (key: string, what: string, rule: string, value: unknown) =>
   `HeartbeatHealthIndicator.isHealthy("${key}"): ${what} ${rule} (got ${JSON.stringify(value) ?? String(value)})`;
+export const noPresenceForDashboard = () =>
+  'HeartbeatDashboardModule: no PresenceService in this application; import HeartbeatModule.forRoot() (or forRootAsync()) in it';
+export const invalidDashboardOption = (name: string, rule: string, value: unknown) =>
+  `nest-heartbeat: HeartbeatDashboardModule option "${name}" ${rule} (got ${typeof value === 'function' ? 'a function' : JSON.stringify(value) ?? String(value)})`;
+export const noDashboardForRootAsync = () =>
+  'nest-heartbeat: HeartbeatDashboardModule has no forRootAsync(); its path and guard make routes, which Nest fixes when the module is declared: use forRoot()';
 export const invalidOption = (path: string, rule: string, value: unknown) =>
   `nest-heartbeat: option "${path}" ${rule} (got ${JSON.stringify(value) ?? String(value)})`;
 

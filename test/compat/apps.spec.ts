@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { SseClient } from '../support/sse.js';
 import { cleanUp, eventually, freePort, httpGet, installApp, Program, ROOT, type FixtureApp } from './support/package-fixture.js';
 
 const LOST = /^@OnPeerLost: orders-1 lost \((closed-without-goodbye|connection-reset)\)$/;
@@ -54,12 +55,15 @@ describe.each(APPS)('$name app with the packed package', ({ name, format }) => {
   test(`the programs compile to ${format} and load nest-heartbeat with ${format === 'commonjs' ? 'require()' : 'import'}`, async () => {
     const server = await readFile(join(app.dir, 'dist', 'server.js'), 'utf8');
     const health = await readFile(join(app.dir, 'dist', 'health.js'), 'utf8');
+    const dashboard = await readFile(join(app.dir, 'dist', 'dashboard.js'), 'utf8');
     if (format === 'commonjs') {
       expect(server).toMatch(/require\("nest-heartbeat"\)/);
       expect(health).toMatch(/require\("nest-heartbeat\/terminus"\)/);
+      expect(dashboard).toMatch(/require\("nest-heartbeat\/dashboard"\)/);
     } else {
       expect(server).toMatch(/from 'nest-heartbeat'/);
       expect(health).toMatch(/from 'nest-heartbeat\/terminus'/);
+      expect(dashboard).toMatch(/from 'nest-heartbeat\/dashboard'/);
     }
   });
 
@@ -122,6 +126,39 @@ describe.each(APPS)('$name app with the packed package', ({ name, format }) => {
     }, 5000, 'GET /health 503');
     expect(down.body.error.orders.status).toBe('down');
     await gateway.stop();
+  }, 60_000);
+
+  test('dashboard: the presence page behind its guard (401 with a Basic challenge, then 200 with a strict CSP), and its live stream lists the peer', async () => {
+    const [port, httpPort] = [String(await freePort()), String(await freePort())];
+    const server = app.start('server', { PORT: port });
+    await server.waitFor(/^orders-1 listening/);
+    const gateway = app.start('dashboard', { ORDERS_PORT: port, HTTP_PORT: httpPort, DASHBOARD_PASSWORD: 'pa55' });
+    await gateway.waitFor(/^presence page at /);
+    const base = `http://127.0.0.1:${httpPort}/heartbeat`;
+
+    const refused = await fetch(base);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe('Basic realm="presence"');
+    const authorization = `Basic ${Buffer.from('ops:pa55').toString('base64')}`;
+    const page = await fetch(base, { headers: { authorization } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await page.text()).toContain('<script type="module" src="./heartbeat/assets/app.js">');
+    const script = await fetch(`${base}/assets/app.js`, { headers: { authorization } });
+    expect([script.status, script.headers.get('content-type')]).toEqual([200, 'text/javascript; charset=utf-8']);
+
+    const stream = await SseClient.open(`${base}/events`, { authorization });
+    try {
+      const snapshot = (await stream.next('snapshot')).data;
+      expect(snapshot.self.nodeId).toBe('gateway-1');
+      // The client may still be connecting: then the peer comes in a later message.
+      const alive = (rows: any[]) => rows.some((p) => p.id === 'orders-1' && p.status === 'alive' && p.direction === 'outbound');
+      if (!alive(snapshot.peers)) await stream.next('update', (d) => alive(d.peers?.upsert ?? []), 10_000);
+    } finally {
+      stream.close();
+    }
+    await gateway.stop();
+    await server.stop();
   }, 60_000);
 
   test('hybrid: HTTP and the heartbeat transport on two ports in one app; a stock client is listed in GET /peers', async () => {

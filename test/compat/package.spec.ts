@@ -34,6 +34,7 @@ describe('the packed package', () => {
     expect(files).toEqual(expect.arrayContaining([
       'package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/health/index.js', 'src/index.ts',
       'examples/server.ts', 'examples/tsconfig.json', 'bench/RESULTS.md',
+      'dist/dashboard/index.js', 'dist/dashboard/assets/index.html', 'dist/dashboard/assets/app.js', 'dist/dashboard/assets/dashboard.css',
     ]));
     const top = new Set(files.map((f) => f.split('/')[0]));
     expect([...top].sort()).toEqual(['LICENSE', 'README.md', 'bench', 'dist', 'docs', 'examples', 'package.json', 'src']);
@@ -76,27 +77,29 @@ describe('the packed package', () => {
     expect(missing).toEqual([]);
   });
 
-  test('every module can be require()d from CommonJS (no top-level await) and both entry points import()ed from ESM', async () => {
+  test('every module can be require()d from CommonJS (no top-level await) and every entry point import()ed from ESM', async () => {
     await writeFile(join(dir, 'require-all.cjs'), `
       const { readdirSync } = require('node:fs');
       const { join } = require('node:path');
       const root = join(__dirname, 'node_modules', 'nest-heartbeat', 'dist');
       const walk = (d) => readdirSync(d, { withFileTypes: true }).flatMap((e) => e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]);
-      const modules = walk(root).filter((f) => f.endsWith('.js'));
+      // dist/dashboard/assets: the presence page's browser modules, served as files, never loaded by Node.
+      const modules = walk(root).filter((f) => f.endsWith('.js') && !f.includes(join('dashboard', 'assets')));
       for (const file of modules) require(file);
-      const root_ = require('nest-heartbeat'), terminus = require('nest-heartbeat/terminus');
-      console.log(JSON.stringify({ modules: modules.length, root: typeof root_.HeartbeatModule, terminus: typeof terminus.HeartbeatHealthIndicator }));
+      const root_ = require('nest-heartbeat'), terminus = require('nest-heartbeat/terminus'), dashboard = require('nest-heartbeat/dashboard');
+      console.log(JSON.stringify({ modules: modules.length, root: typeof root_.HeartbeatModule, terminus: typeof terminus.HeartbeatHealthIndicator, dashboard: typeof dashboard.HeartbeatDashboardModule }));
     `);
     const cjs = JSON.parse((await exec(process.execPath, ['require-all.cjs'], { cwd: dir })).stdout);
-    expect(cjs).toEqual({ modules: files.filter((f) => f.startsWith('dist/') && f.endsWith('.js')).length, root: 'function', terminus: 'function' });
+    const nodeModules = files.filter((f) => f.startsWith('dist/') && f.endsWith('.js') && !f.startsWith('dist/dashboard/assets/'));
+    expect(cjs).toEqual({ modules: nodeModules.length, root: 'function', terminus: 'function', dashboard: 'function' });
 
     await writeFile(join(dir, 'import.mjs'), `
-      const root = await import('nest-heartbeat'), terminus = await import('nest-heartbeat/terminus');
+      const root = await import('nest-heartbeat'), terminus = await import('nest-heartbeat/terminus'), dashboard = await import('nest-heartbeat/dashboard');
       const cjs = (await import('node:module')).createRequire(import.meta.url)('nest-heartbeat');
-      console.log(JSON.stringify({ root: typeof root.HeartbeatModule, terminus: typeof terminus.HeartbeatHealthIndicator, same: cjs.HeartbeatModule === root.HeartbeatModule }));
+      console.log(JSON.stringify({ root: typeof root.HeartbeatModule, terminus: typeof terminus.HeartbeatHealthIndicator, dashboard: typeof dashboard.HeartbeatDashboardModule, same: cjs.HeartbeatModule === root.HeartbeatModule }));
     `);
     const esm = JSON.parse((await exec(process.execPath, ['import.mjs'], { cwd: dir })).stdout);
-    expect(esm).toEqual({ root: 'function', terminus: 'function', same: true }); // one module instance, not a dual package
+    expect(esm).toEqual({ root: 'function', terminus: 'function', dashboard: 'function', same: true }); // one module instance, not a dual package
   }, 30_000);
 
   // `.cts` is CommonJS and `.mts` is ESM whatever package.json says; `.ts` follows the config.
@@ -106,12 +109,13 @@ describe('the packed package', () => {
     { resolution: 'nodenext, ESM', file: 'probe.mts', options: ['--module', 'nodenext', '--moduleResolution', 'nodenext'] },
     { resolution: 'nodenext, CommonJS', file: 'probe.cts', options: ['--module', 'nodenext', '--moduleResolution', 'nodenext'] },
     { resolution: 'bundler', file: 'probe.ts', options: ['--module', 'esnext', '--moduleResolution', 'bundler'] },
-  ])('TypeScript resolves both entry points with their types under $resolution', async ({ file, options }) => {
+  ])('TypeScript resolves every entry point with its types under $resolution', async ({ file, options }) => {
     const probe = [
       "import { HeartbeatModule, PeerLostError, type PresenceEvent } from 'nest-heartbeat';",
       "import { HeartbeatHealthIndicator } from 'nest-heartbeat/terminus';",
+      "import { HeartbeatDashboardModule } from 'nest-heartbeat/dashboard';",
       'const event: PresenceEvent | undefined = undefined;',
-      'export const used = [HeartbeatModule.forRoot({ heartbeat: { intervalMs: 500 } }), PeerLostError, HeartbeatHealthIndicator, event];',
+      "export const used = [HeartbeatModule.forRoot({ heartbeat: { intervalMs: 500 } }), PeerLostError, HeartbeatHealthIndicator, event, HeartbeatDashboardModule.forRoot({ path: '/ops' })];",
       '// @ts-expect-error a wrong option type must be an error: the types are real, not any',
       "HeartbeatModule.forRoot({ heartbeat: { intervalMs: 'fast' } });",
       '',

@@ -7,14 +7,13 @@ import { Module, ServiceUnavailableException, type INestApplicationContext } fro
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { HealthCheckService, TerminusModule, type HealthCheckResult } from '@nestjs/terminus';
-import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { filter, firstValueFrom, timeout } from 'rxjs';
 import { HeartbeatHealthIndicator, HeartbeatHealthModule, type PeerHealthData } from '../../src/health/index.js';
 import { HeartbeatModule, HeartbeatServer, PresenceService, type PeerStatus } from '../../src/index.js';
 import { LagMeter, testNow } from '../support/lag.js';
 import { killAllPeers, PeerProcess } from '../support/peer-process.js';
+import { filesReachedFrom } from '../support/reachable.js';
 
 const INTERVAL_MS = 200; // suspect after 300 ms of silence, lost after 700 ms
 const MISSED_BEATS = 3; // the default
@@ -240,20 +239,9 @@ describe('HeartbeatHealthIndicator wiring', () => {
   });
 
   it('the package root never loads @nestjs/terminus (it is an optional peer dependency)', () => {
-    const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
-    const seenFiles = new Set<string>();
-    const queue = [join(root, 'index.ts')];
-    while (queue.length > 0) {
-      const file = queue.pop()!;
-      if (seenFiles.has(file)) continue;
-      seenFiles.add(file);
-      const text = readFileSync(file, 'utf8');
-      expect(text).not.toMatch(/['"]@nestjs\/terminus['"]/);
-      for (const [, spec] of text.matchAll(/(?:from|import)\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
-        queue.push(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
-      }
-    }
+    const seenFiles = filesReachedFrom();
+    for (const text of seenFiles.values()) expect(text).not.toMatch(/['"]@nestjs\/terminus['"]/);
     expect(seenFiles.size).toBeGreaterThan(10);
-    expect([...seenFiles].some((f) => f.includes(`${join('src', 'health')}`))).toBe(false);
+    expect([...seenFiles.keys()].some((f) => f.includes(`${join('src', 'health')}`))).toBe(false);
   });
 });

@@ -35,6 +35,10 @@ export class LineProcess {
     return this.proc.alive;
   }
 
+  get pid(): number {
+    return this.proc.pid;
+  }
+
   waitFor(predicate: (line: Line) => boolean, timeoutMs = 15_000, what = 'line'): Promise<Line> {
     return this.proc.waitFor(predicate, timeoutMs, what);
   }
