@@ -13,6 +13,9 @@
  * Time is Redis's own (TIME), so the replicas' clocks do not matter.
  */
 
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
@@ -123,3 +126,39 @@ for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   end
 end
 return out`;
+
+/** A script body and its SHA1, for EVALSHA. */
+export interface Script {
+  readonly sha: string;
+  readonly body: string;
+}
+
+const script = (body: string): Script => ({ body, sha: createHash('sha1').update(body).digest('hex') });
+
+export const SCRIPTS = {
+  register: script(REGISTER), renew: script(RENEW), publish: script(PUBLISH), leave: script(LEAVE), snapshot: script(SNAPSHOT),
+} as const;
+
+/** EVALSHA, falling back to EVAL once when Redis does not have the script (restarted, SCRIPT FLUSH). */
+export async function runScript(client: Redis, s: Script, keys: string[], args: Array<string | number>): Promise<unknown> {
+  try {
+    return await client.evalsha(s.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+    return client.eval(s.body, keys.length, ...keys, ...args);
+  }
+}
+
+/** The namespace's keys (see the top of this file). */
+export interface ClusterKeys {
+  readonly leases: string;
+  readonly replicas: string;
+  readonly events: string;
+  /** Followed by a replica id: that replica's peer table. */
+  readonly peersPrefix: string;
+}
+
+export function clusterKeys(namespace: string): ClusterKeys {
+  const tag = `{${namespace}}`;
+  return { leases: `${tag}:leases`, replicas: `${tag}:replicas`, events: `${tag}:events`, peersPrefix: `${tag}:peers:` };
+}
