@@ -1,11 +1,19 @@
-import type { Redis } from 'ioredis';
 import { encodeReplica } from './cluster-codec.js';
 import { runScript, SCRIPTS, type ClusterKeys } from './cluster-scripts.js';
 import type { ResolvedClusterOptions } from '../options/resolve-cluster-options.js';
+import type { RedisLink } from './redis-client.js';
 import type { ReplicaIdentity } from './replica-identity.js';
 
 /** Stream entries kept (MAXLEN ~). A reader further behind than this resynchronises from a snapshot. */
 export const STREAM_MAX_ENTRIES = 1000;
+
+/**
+ * Every key of a namespace lives this long past the last renewal that touched it: a namespace
+ * whose last replica died expires by itself. A few leases, so that a Redis stall the stall guard
+ * rides out does not expire it too (a longer one does: then the replicas re-register, as after
+ * a restart of Redis).
+ */
+export const keyTtlMs = (leaseTtlMs: number) => 3 * leaseTtlMs;
 
 /** What the lease tells the service it belongs to. */
 export interface LeaseHooks {
@@ -30,6 +38,12 @@ type LeaseState = 'unregistered' | 'held' | 'released';
  */
 export class ClusterLease {
   private state: LeaseState = 'unregistered';
+  /** The incarnation we had before we were fenced: the next registration removes what is left of it. */
+  private previousId = '';
+  /** Redis time of our last successful register or renew (0: none yet). */
+  private lastOk = 0;
+  /** Redis time of our last TTL refresh. */
+  private lastTouch = 0;
   private renewStartedAt?: number;
   private renewTimer?: NodeJS.Timeout;
   private reapTimer?: NodeJS.Timeout;
@@ -38,7 +52,7 @@ export class ClusterLease {
     private readonly options: ResolvedClusterOptions,
     private readonly keys: ClusterKeys,
     private readonly identity: ReplicaIdentity,
-    private readonly client: () => Redis,
+    private readonly client: () => RedisLink,
     private readonly hooks: LeaseHooks,
     private readonly now: () => number,
   ) {}
@@ -62,14 +76,17 @@ export class ClusterLease {
     this.state = 'released';
     if (!wasHeld) return;
     const k = this.keys;
-    await leave([k.leases, k.replicas, `${k.peersPrefix}${this.identity.id}`, k.events], [this.identity.id, STREAM_MAX_ENTRIES]);
+    await leave([k.leases, k.replicas, `${k.peersPrefix}${this.identity.id}`, k.events, k.seq],
+      [this.identity.id, STREAM_MAX_ENTRIES, keyTtlMs(this.options.leaseTtlMs)]);
   }
 
   /** Our lease is gone (reaped while we were paused or cut off, or Redis lost it): come back as a new incarnation. */
   fence(): void {
     if (this.state !== 'held') return;
     const old = this.identity.reincarnate();
+    this.previousId = old;
     this.state = 'unregistered';
+    this.lastOk = 0;
     this.hooks.fenced(old);
     if (this.renewStartedAt === undefined) void this.renew();
   }
@@ -84,22 +101,31 @@ export class ClusterLease {
     }
     this.renewStartedAt = this.now();
     const k = this.keys;
+    const { leaseTtlMs } = this.options;
+    const keyTtl = keyTtlMs(leaseTtlMs);
     try {
       if (this.state === 'unregistered') {
-        await runScript(this.client(), SCRIPTS.register, [k.leases, k.replicas, k.events],
-          [this.identity.id, this.options.leaseTtlMs, encodeReplica(this.identity.record), STREAM_MAX_ENTRIES]);
+        const redisNow = await runScript(this.client(), SCRIPTS.register, [k.leases, k.replicas, k.events, k.seq], [
+          this.identity.id, leaseTtlMs, encodeReplica(this.identity.record, this.previousId || undefined), STREAM_MAX_ENTRIES,
+          keyTtl, this.previousId, k.peersPrefix,
+        ]) as number;
         if (this.state !== 'unregistered') return; // released meanwhile
         this.state = 'held';
+        this.previousId = '';
+        this.lastOk = this.lastTouch = redisNow;
         this.hooks.registered();
       } else {
-        const [ok, redisNow, , , nextDeadline] = await runScript(this.client(), SCRIPTS.renew, [k.leases, k.replicas, k.events], [
-          this.identity.id, this.options.leaseTtlMs, this.stallMs(), STREAM_MAX_ENTRIES, k.peersPrefix,
+        const touch = this.lastOk - this.lastTouch >= leaseTtlMs / 2;
+        const [ok, redisNow, , , nextDeadline] = await runScript(this.client(), SCRIPTS.renew, [k.leases, k.replicas, k.events, k.seq], [
+          this.identity.id, leaseTtlMs, this.stallMs(), STREAM_MAX_ENTRIES, k.peersPrefix, this.lastOk, keyTtl, touch ? 1 : 0,
         ]) as number[];
         if (ok === 0) {
           this.fence();
           this.renewStartedAt = undefined;
           return this.renew();
         }
+        this.lastOk = redisNow;
+        if (touch) this.lastTouch = redisNow;
         this.scheduleReap(nextDeadline, redisNow);
       }
       this.hooks.renewed();
@@ -120,9 +146,10 @@ export class ClusterLease {
   }
 
   /**
-   * A gap in renewals longer than this means Redis (or every replica's path to it) stalled, not
-   * that replicas died: leases are refreshed instead of reaped. A healthy cluster renews every
-   * renewIntervalMs; a lease cannot expire from a gap shorter than leaseTtlMs - renewIntervalMs.
+   * A gap in renewals longer than this — nobody's, ours included — means Redis (or every
+   * replica's path to it) stalled, not that replicas died: leases are refreshed instead of
+   * reaped. A healthy cluster renews every renewIntervalMs; a lease cannot expire from a gap
+   * shorter than leaseTtlMs - renewIntervalMs.
    */
   private stallMs(): number {
     const { leaseTtlMs, renewIntervalMs } = this.options;

@@ -1,4 +1,4 @@
-import { Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import {
   auditTime, BehaviorSubject, defer, distinctUntilChanged, map, merge, of, Subject, type Observable, type Subscription,
 } from 'rxjs';
@@ -7,16 +7,16 @@ import type {
   ClusterPeerInfo, ClusterPresence, ClusterPresenceEvent, ClusterStatus, ReplicaInfo, ReplicaLostEvent,
 } from '../interfaces/cluster.interface.js';
 import type { PeerInfo, PresenceEvent } from '../interfaces/presence.interface.js';
-import type { ResolvedClusterOptions } from '../options/resolve-cluster-options.js';
+import { DEFAULT_CLUSTER_NAMESPACE, type ResolvedClusterOptions } from '../options/resolve-cluster-options.js';
 import { delay, withTimeout } from './async-helpers.js';
 import { entryFromEvent, entryFromPeer } from './cluster-codec.js';
-import { ClusterLease } from './cluster-lease.js';
+import { ClusterLease, keyTtlMs } from './cluster-lease.js';
 import { ClusterPublisher } from './cluster-publisher.js';
 import { ClusterReader } from './cluster-reader.js';
 import { clusterKeys, runScript, SCRIPTS, type ClusterKeys } from './cluster-scripts.js';
 import { nextClusterState, STARTING, statusOf, STOPPED, type ClusterHealth, type ClusterState } from './cluster-state.js';
 import { ClusterView, type ViewChange } from './cluster-view.js';
-import { connectRedis, type RedisConnections } from './redis-client.js';
+import { connectRedis, describeRedis, type RedisConnections } from './redis-client.js';
 import { ReplicaIdentity } from './replica-identity.js';
 
 export { STREAM_MAX_ENTRIES } from './cluster-lease.js';
@@ -33,14 +33,26 @@ export interface LocalPresence {
 const COALESCE_MS = 10;
 
 /**
+ * At most this long a boot waits for Redis's first answer (the registration and the first
+ * snapshot, so that the view is whole when the app starts serving). A refused connection ends
+ * the wait at once; a Redis that does not answer at all (a black-holed address) costs this.
+ */
+const BOOT_WAIT_MS = 1000;
+
+/**
  * Cluster presence on Redis (see docs/CLUSTER.md), composed of parts with one job each: the
  * lease (register, renew, fencing, stall guard), the publisher (this replica's table, batched),
  * the reader (everyone else's changes from the stream, gaps, resync) and the view (ClusterView:
  * the merge and its events, pure). This class wires them to the local table and to Nest's
  * lifecycle, and holds the one state they report into. Redis going away freezes the view
  * (status `degraded`), never empties it.
+ *
+ * Shutdown is a hand-over: from `onModuleDestroy` on, this replica publishes no local change
+ * (the goodbyes its server and clients are about to say are its own departure, not its peers'),
+ * and `beforeApplicationShutdown` removes its lease, table and record with one `bye`: the other
+ * replicas hold its peers `suspect` for leaseTtlMs while they reconnect elsewhere.
  */
-export class ClusterPresenceService implements ClusterPresence, OnApplicationBootstrap, BeforeApplicationShutdown {
+export class ClusterPresenceService implements ClusterPresence, OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger('ClusterPresence');
   private readonly keys: ClusterKeys;
   private readonly identity: ReplicaIdentity;
@@ -68,6 +80,10 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
   private redis?: RedisConnections;
   private subscription?: Subscription;
   private tickTimer?: NodeJS.Timeout;
+  /** Ends the boot's wait for Redis: set while it waits. */
+  private bootAnswered?: () => void;
+  private bootLineLogged = false;
+  private readonlyWarned = false;
 
   constructor(
     private readonly options: ResolvedClusterOptions,
@@ -101,7 +117,7 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
       table: () => this.view.entriesOf(this.identity.id) ?? new Map(),
       fenced: () => this.lease.fence(),
       failed: (why) => this.writeFailed(why),
-    });
+    }, keyTtlMs(options.leaseTtlMs));
     this.reader = new ClusterReader(options, this.keys, this.identity, this.view, {
       changed: (change) => this.emitChange(change),
       replicasChanged: () => this.replicaChanges.next(),
@@ -111,6 +127,7 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
         this.updateState();
       },
       registered: () => this.lease.held,
+      synced: () => this.logBootLine(),
     }, this.logger, this.now);
   }
 
@@ -135,11 +152,18 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     return this.view.replicaInfos();
   }
 
-  /** Connects and takes the first snapshot; if Redis is not there within min(lease, 3 s), starts degraded and keeps trying. */
+  /**
+   * Connects, registers and takes the first snapshot. A Redis that refuses us (or does not answer
+   * within BOOT_WAIT_MS) is one warning and `degraded`, without holding up the boot: the parts
+   * keep trying and the view starts when Redis answers.
+   */
   async onApplicationBootstrap(): Promise<void> {
     this.redis = await connectRedis(this.options.redis, this.options.renewIntervalMs);
-    this.redis.client.on('error', () => undefined); // reported through status$, not as unhandled errors
-    this.redis.reader.on('error', () => undefined);
+    // Connection errors are reported through the state (one warning at boot, then status$), not as unhandled errors.
+    const onError = (error: Error) => this.connectionFailed(error);
+    this.redis.client.on('error', onError);
+    this.redis.reader.on('error', onError);
+    const answered = new Promise<void>((resolve) => { this.bootAnswered = resolve; });
     this.subscription = this.local.events$.subscribe((e) => this.onLocalEvent(e));
     for (const peer of this.local.peers()) {
       if (peer.status === 'alive' || peer.status === 'suspect') {
@@ -149,16 +173,23 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     const firstRenew = this.lease.start();
     this.tickTimer = setInterval(() => this.emitChange(this.view.tick(this.now())), Math.min(100, this.options.renewIntervalMs));
     this.reader.start(this.redis.reader);
-    await Promise.race([firstRenew.then(() => this.until(() => this.reader.synced)), delay(Math.min(this.options.leaseTtlMs, 3000))]);
+    await Promise.race([firstRenew.then(() => this.until(() => this.reader.synced)), answered, delay(BOOT_WAIT_MS)]);
+    this.bootAnswered = undefined;
+    if (this.state.name === 'starting' && !(this.lease.held && this.reader.synced)) this.writeFailed(`no answer within ${BOOT_WAIT_MS} ms`);
   }
 
-  /** Graceful shutdown: the others see this replica's peers `left` at once. */
+  /** Shutdown begins: local changes are not published any more (see the class comment). */
+  onModuleDestroy(): void {
+    this.subscription?.unsubscribe();
+    this.publisher.stop();
+  }
+
+  /** Graceful shutdown: the lease, table and record go, with one `bye`; the others hand this replica's peers over. */
   async beforeApplicationShutdown(): Promise<void> {
     if (this.state.name === 'stopped') return;
+    this.onModuleDestroy();
     this.state = STOPPED;
-    this.subscription?.unsubscribe();
     clearInterval(this.tickTimer);
-    this.publisher.stop();
     const redis = this.redis;
     const leaving = this.lease.release((keys, args) =>
       withTimeout(runScript(redis!.client, SCRIPTS.leave, keys, args), 1000).catch(() => undefined));
@@ -185,13 +216,39 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     this.health.registered = false;
     this.view.rekeySelf(this.identity.record);
     this.publisher.republish();
+    // Our lease was gone: maybe Redis forgot everything (FLUSHALL, eviction, an empty restart).
+    this.reader.requestResync('our lease was gone');
     this.logger.warn(messages.clusterFenced(oldId, this.identity.id));
     this.replicaChanges.next();
   }
 
   private writeFailed(why: string): void {
+    if (/^READONLY/.test(why) && this.redis && !this.redis.ownsClient && !this.readonlyWarned) {
+      this.readonlyWarned = true;
+      this.logger.warn(messages.clusterReadonlyGivenClient());
+    }
     this.health.writeFailure ??= why;
     this.updateState();
+  }
+
+  /** A connection error. Only the first one while booting matters here (it ends the boot's wait); later ones show in failed commands. */
+  private connectionFailed(error: Error): void {
+    if (this.state.name !== 'starting') return;
+    this.writeFailed(error.message || String(error));
+    this.bootAnswered?.();
+  }
+
+  /** Once, after the first snapshot: the namespace, where, as whom, and who else is in it. */
+  private logBootLine(): void {
+    if (this.bootLineLogged) return;
+    this.bootLineLogged = true;
+    const counts = new Map<string, number>();
+    for (const peer of this.view.peers()) {
+      for (const r of peer.replicas) if (r.status === 'alive' || r.status === 'suspect') counts.set(r.replicaId, (counts.get(r.replicaId) ?? 0) + 1);
+    }
+    const others = this.view.replicaInfos().filter((r) => !r.self).map((r) => ({ id: r.id, peers: counts.get(r.id) ?? 0 }));
+    const { namespace } = this.options;
+    this.logger.log(messages.clusterJoined(namespace, describeRedis(this.options.redis), this.identity.id, others, namespace === DEFAULT_CLUSTER_NAMESPACE));
   }
 
   private emitChange(change: ViewChange): void {
@@ -213,6 +270,10 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     const next = nextClusterState(previous, this.health);
     if (next === previous) return;
     this.state = next;
+    if (previous.name === 'starting' && next.name === 'degraded') {
+      this.logger.warn(messages.clusterUnreachableAtBoot(describeRedis(this.options.redis), next.why));
+      this.bootAnswered?.();
+    }
     if (statusOf(next) === statusOf(previous)) return;
     if (next.name === 'degraded') this.logger.warn(messages.clusterDegraded(next.why));
     else this.logger.log(messages.clusterConnected(this.identity.id));

@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import { encodeEntry, toWire } from './cluster-codec.js';
 import { STREAM_MAX_ENTRIES } from './cluster-lease.js';
 import { runScript, SCRIPTS, type ClusterKeys } from './cluster-scripts.js';
 import type { PeerEntry } from './cluster-view.js';
+import type { RedisLink } from './redis-client.js';
 import type { ReplicaIdentity } from './replica-identity.js';
 
 /** Peer changes per stream entry (and per publish command). */
@@ -37,8 +37,9 @@ export class ClusterPublisher {
   constructor(
     private readonly keys: ClusterKeys,
     private readonly identity: ReplicaIdentity,
-    private readonly client: () => Redis,
+    private readonly client: () => RedisLink,
     private readonly hooks: PublisherHooks,
+    private readonly keyTtlMs: number,
   ) {}
 
   /** A local change of one peer: written with the next batch. */
@@ -92,9 +93,9 @@ export class ClusterPublisher {
         if (chunk.length === 0 && !full) break;
         const mode = !full ? 'peers' : chunkMode(c === 0, c === chunks - 1);
         const payload = mode === 'peers' ? JSON.stringify(chunk.map(([id, e]) => [id, toWire(e)])) : '';
-        const args: Array<string | number> = [this.identity.id, STREAM_MAX_ENTRIES, mode, payload];
+        const args: Array<string | number> = [this.identity.id, STREAM_MAX_ENTRIES, mode, payload, this.keyTtlMs];
         for (const [id, e] of chunk) args.push(id, e.status === 'alive' || e.status === 'suspect' ? encodeEntry(e) : '');
-        const ok = await runScript(this.client(), SCRIPTS.publish, [k.leases, `${k.peersPrefix}${this.identity.id}`, k.events], args);
+        const ok = await runScript(this.client(), SCRIPTS.publish, [k.leases, `${k.peersPrefix}${this.identity.id}`, k.events, k.seq], args);
         if (ok === 0) {
           this.hooks.fenced();
           break;

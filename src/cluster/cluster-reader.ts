@@ -1,5 +1,4 @@
 import type { Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import * as messages from '../common/heartbeat.messages.js';
 import type { ClusterPresenceEvent } from '../interfaces/cluster.interface.js';
 import type { ResolvedClusterOptions } from '../options/resolve-cluster-options.js';
@@ -7,6 +6,7 @@ import { delay, waitForEvent } from './async-helpers.js';
 import { decodeEntry, decodeReplica, decodeStreamEntry, type StreamRecord } from './cluster-codec.js';
 import { runScript, SCRIPTS, type ClusterKeys } from './cluster-scripts.js';
 import type { ClusterView, PeerEntry, ViewChange } from './cluster-view.js';
+import type { RedisLink } from './redis-client.js';
 import type { ReplicaIdentity } from './replica-identity.js';
 
 /** What the reader tells the service it belongs to. */
@@ -21,19 +21,26 @@ export interface ReaderHooks {
   health(failure: string | undefined): void;
   /** Whether this replica holds a lease (a snapshot without it then means we were fenced). */
   registered(): boolean;
+  /** A snapshot is in (the first one at boot, then after each resync). */
+  synced(): void;
 }
 
-type SnapshotItem = [string, string | null | false, string[] | null | false];
+/** id, lease deadline (Redis ms), record, table; record and table are false for an expired lease. */
+type SnapshotItem = [string, number, string | null | false, string[] | null | false];
 
 /**
  * Reads everyone else's changes: a blocking XREAD on the capped stream from the last entry we
  * saw, each entry applied to the view, and a resync from an atomic snapshot at start and
- * whenever the stream may have a gap for us (the connection dropped and our last entry is gone).
- * Its own connection (blocking reads would hold up the lease's commands), never queueing while
- * disconnected: the loop notices the gap instead.
+ * whenever the stream has a gap for us. Entries are numbered (the seq key), so a gap shows while
+ * connected, at the first entry read after it: a number out of turn means entries were trimmed
+ * before we read them (we fell behind the cap) or the stream was reset (FLUSHALL, DEL,
+ * eviction, a failover that lost writes). Its own connection (blocking reads would hold up the
+ * lease's commands), never queueing while disconnected: the loop notices the gap instead.
  */
 export class ClusterReader {
   private lastId = '0-0';
+  /** Number of the last entry read (or of the snapshot's cut); undefined until one is known. */
+  private lastSeq?: number;
   private resyncDue: string | undefined = 'startup';
   private failing = false;
   private stopped = false;
@@ -54,9 +61,14 @@ export class ClusterReader {
     return this.resyncDue === undefined;
   }
 
-  start(reader: Redis): void {
+  start(reader: RedisLink): void {
     reader.on('close', () => { this.resyncDue ??= 'reader reconnected'; });
     this.loop = this.run(reader);
+  }
+
+  /** Takes a snapshot before reading on (our lease was gone: Redis may have forgotten everything). */
+  requestResync(why: string): void {
+    this.resyncDue ??= why;
   }
 
   /** Ends the loop (after the connection is closed, the blocked read returns). */
@@ -65,7 +77,7 @@ export class ClusterReader {
     return this.loop ?? Promise.resolve();
   }
 
-  private async run(reader: Redis): Promise<void> {
+  private async run(reader: RedisLink): Promise<void> {
     const blockMs = Math.max(1000, this.options.leaseTtlMs);
     while (!this.stopped) {
       try {
@@ -80,8 +92,10 @@ export class ClusterReader {
         this.recovered();
         for (const [, entries] of reply ?? []) {
           for (const [id, fields] of entries) {
+            const record: StreamRecord | string = Array.isArray(fields) ? decodeStreamEntry(fields) : 'not a field list';
+            if (typeof record !== 'string' && !this.inTurn(record)) break;
             this.lastId = id;
-            const sync = this.apply(id, fields);
+            const sync = this.apply(id, record);
             if (sync) await this.readTable(reader, sync);
           }
         }
@@ -103,9 +117,20 @@ export class ClusterReader {
     this.hooks.health(undefined);
   }
 
+  /** Whether the entry is the next one; if not, a resync is due (and the entry is read again after it, from the snapshot's cut). */
+  private inTurn(record: StreamRecord): boolean {
+    if (record.seq === undefined) return true; // written by a version without numbers
+    const expected = this.lastSeq === undefined ? record.seq : this.lastSeq + 1;
+    if (record.seq === expected) {
+      this.lastSeq = record.seq;
+      return true;
+    }
+    this.resyncDue = record.seq < expected ? 'the stream was reset' : `${record.seq - expected} stream entries were trimmed before we read them`;
+    return false;
+  }
+
   /** Applies one stream entry; returns the replica id whose whole table must be read (a `sync` entry). */
-  private apply(id: string, fields: string[]): string | undefined {
-    const record: StreamRecord | string = Array.isArray(fields) ? decodeStreamEntry(fields) : 'not a field list';
+  private apply(id: string, record: StreamRecord | string): string | undefined {
     if (typeof record === 'string') {
       this.logger.warn(messages.clusterBadData(`${this.keys.events} ${id}`, record));
       return undefined;
@@ -115,7 +140,8 @@ export class ClusterReader {
     switch (record.kind) {
       case 'join':
         if (ours) return;
-        this.view.upsertReplica(record.replica);
+        if (record.previousId !== undefined) this.hooks.changed({ events: this.view.supersede(record.previousId, record.replica, now), replicasLost: [] });
+        else this.view.upsertReplica(record.replica);
         this.hooks.replicasChanged();
         return;
       case 'peers': {
@@ -146,11 +172,15 @@ export class ClusterReader {
         this.hooks.changed(this.view.removeReplica(record.replicaId, 'reaped', now));
         this.hooks.replicasChanged();
         return;
+      case 'refresh':
+        // Leases were refreshed after a stall: replicas a snapshot found expired meanwhile are alive after all.
+        this.resyncDue ??= 'leases refreshed after a stall of Redis';
+        return;
     }
   }
 
   /** A replica (re)published its whole table: read it and reconcile. */
-  private async readTable(reader: Redis, replicaId: string): Promise<void> {
+  private async readTable(reader: RedisLink, replicaId: string): Promise<void> {
     const key = `${this.keys.peersPrefix}${replicaId}`;
     let fields: Record<string, string>;
     try {
@@ -179,12 +209,14 @@ export class ClusterReader {
 
   /**
    * Reads the whole cluster state in one atomic cut and reconciles the view with it. At start,
-   * and whenever the stream may have a gap for us (reader reconnected and our last entry is gone:
-   * Redis restarted or trimmed past us). Replicas we knew that Redis no longer has are given a
-   * lease's time to register again before their peers count as lost.
+   * and whenever the stream has a gap for us. A replica whose lease has run out is not taken
+   * in: if we did not know it, its peers are never shown (the first replica back after a full
+   * outage shows no dead replica's peers); if we did, it is frozen as we knew it and, like a
+   * replica Redis no longer has at all, given probationMs to show up again before its peers
+   * count as lost.
    */
-  private async resync(reader: Redis, why: string): Promise<void> {
-    if (why !== 'startup' && this.lastId !== '0-0') {
+  private async resync(reader: RedisLink, why: string): Promise<void> {
+    if (why === 'reader reconnected' && this.lastId !== '0-0') {
       const still = await reader.xrange(this.keys.events, this.lastId, this.lastId);
       if (still.length > 0) {
         this.resyncDue = undefined;
@@ -192,21 +224,23 @@ export class ClusterReader {
       }
     }
     const k = this.keys;
-    const reply = await runScript(reader, SCRIPTS.snapshot, [k.leases, k.replicas, k.events], [k.peersPrefix]) as unknown[];
+    const reply = await runScript(reader, SCRIPTS.snapshot, [k.leases, k.replicas, k.events, k.seq], [k.peersPrefix]) as unknown[];
     const now = this.now();
-    const [lastId, ...replicas] = reply as [string, ...SnapshotItem[]];
+    const [lastId, seq, redisNow, ...replicas] = reply as [string, string, number, ...SnapshotItem[]];
     const seen = new Set<string>();
     const events: ClusterPresenceEvent[] = [];
     let ourLease = false;
     for (const item of replicas) {
       if (!Array.isArray(item) || typeof item[0] !== 'string') continue;
-      const [id, raw, fields] = item;
+      const [id, deadline, raw, fields] = item;
       if (id === this.identity.id) ourLease = true;
-      if (this.identity.isOurs(id)) continue;
-      const record = raw ? decodeReplica(id, raw) : undefined;
-      if (!record) this.logger.warn(messages.clusterBadData(`${k.replicas} ${id}`, 'no replica record'));
+      if (this.identity.isOurs(id) || Number(deadline) < Number(redisNow)) continue;
+      const decoded = raw ? decodeReplica(id, raw) : undefined;
+      if (!decoded) this.logger.warn(messages.clusterBadData(`${k.replicas} ${id}`, 'no replica record'));
+      const { previousId, ...record } = decoded ?? { id, nodeId: id.split('/')[0], metadata: {}, startedAt: now };
       seen.add(id);
-      this.view.upsertReplica(record ?? { id, nodeId: id.split('/')[0], metadata: {}, startedAt: now });
+      if (previousId !== undefined && !this.identity.isOurs(previousId)) events.push(...this.view.supersede(previousId, record, now));
+      else this.view.upsertReplica(record);
       if (!Array.isArray(fields) && fields === false) this.logger.warn(messages.clusterBadData(`${k.peersPrefix}${id}`, 'not a hash'));
       const table = Array.isArray(fields) ? this.decodeTable(`${k.peersPrefix}${id}`, fields) : new Map<string, PeerEntry>();
       events.push(...this.view.replacePeers(id, table, now));
@@ -214,10 +248,12 @@ export class ClusterReader {
     const missing = this.view.replicaInfos().filter((r) => !r.self && !seen.has(r.id)).map((r) => r.id);
     this.view.putOnProbation(missing, now);
     this.lastId = lastId || '0-0';
+    this.lastSeq = Number(seq) || 0;
     this.resyncDue = undefined;
     if (why !== 'startup') this.logger.log(messages.clusterResync(why));
     if (!ourLease && this.hooks.registered() && why !== 'startup') this.hooks.fenced();
     this.hooks.changed({ events, replicasLost: [] });
     this.hooks.replicasChanged();
+    this.hooks.synced();
   }
 }
