@@ -6,7 +6,7 @@
  */
 import type { LoggerService } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { firstValueFrom, filter } from 'rxjs';
+import { firstValueFrom, filter, timeout } from 'rxjs';
 import { HeartbeatModule, PresenceService, type ClusterStatus } from '../../src/index.js';
 import { RedisServer } from './support/redis-server.js';
 import { freePort } from '../support/ports.js';
@@ -50,7 +50,7 @@ it('Redis unreachable at boot: one warning at boot, degraded, no boot delay; con
     const redis = new RedisServer(port);
     await redis.start();
     try {
-      await firstValueFrom(cluster.status$.pipe(filter((s) => s === 'connected')), { timeout: 8000 } as never);
+      await firstValueFrom(cluster.status$.pipe(filter((s) => s === 'connected'), timeout(8000)));
       expect(cluster.replicas()).toEqual([expect.objectContaining({ nodeId: 'early', self: true })]);
       expect(redis.cli('ZRANGE', '{boot}:leases', '0', '-1')).toContain('early/');
       expect(logger.cluster('warn')).toHaveLength(1);
