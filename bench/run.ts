@@ -1,7 +1,7 @@
 /**
  * Runs every benchmark (`npm run bench`), each in its own process, then writes bench/RESULTS.md.
  *
- *   node --import tsx bench/run.ts [--quick] [--only=b1,b2,b3,b4,b5]
+ *   node --import tsx bench/run.ts [--quick] [--only=b1,b2,b3,b4,b5,b6,b7,b8]
  *
  * Extra flags are passed to every benchmark (e.g. --quick).
  */
@@ -16,6 +16,7 @@ const BENCHMARKS: Record<string, string> = {
   b3: 'b3-detection.ts',
   b4: 'b4-cluster.ts',
   b5: 'b5-reconnect-storm.ts',
+  b8: 'b8-rolling-restart.ts',
 };
 
 const only = argValue('only')?.split(',') ?? Object.keys(BENCHMARKS);

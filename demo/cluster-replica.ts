@@ -36,9 +36,10 @@ class ClusterTable implements OnApplicationBootstrap, OnApplicationShutdown {
 
   onApplicationBootstrap() {
     let status = 'degraded';
-    this.presence.cluster.status$.subscribe((s) => (status = s));
+    const cluster = this.presence.cluster!; // configured below
+    cluster.status$.subscribe((s) => (status = s));
     this.timer = setInterval(() => report('table', {
-      at: Date.now(), status, peers: this.presence.cluster.peers(), replicas: this.presence.cluster.replicas(),
+      at: Date.now(), status, peers: cluster.peers(), replicas: cluster.replicas(),
     }), 200);
   }
 
@@ -69,6 +70,6 @@ const app = await NestFactory.createMicroservice<AsyncMicroserviceOptions>(Repli
 });
 app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
 await app.listen();
-const self = app.get(PresenceService).cluster.replicas().find((r) => r.self);
+const self = app.get(PresenceService).cluster!.replicas().find((r) => r.self);
 report('ready', { pid: process.pid, address: app.get(HeartbeatServer).address, replicaId: self?.id });
 process.stdin.on('end', () => void app.close().then(() => process.exit(0))).resume(); // the demo went away

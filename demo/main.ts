@@ -12,15 +12,24 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { PeerInfo, PresenceEvent } from '../src/index.js';
 import { Cable } from './support/cable.js';
-import { execFile } from 'node:child_process';
 import { ChildApp, killAllChildren, type LogRecord, type Report } from './support/child-app.js';
 import { Dashboard, pad, padStart, peerTable } from './support/dashboard.js';
+import { describeConnection, killConnection, parseEndpoint, socketKillUnavailable } from './support/socket-kill.js';
 
 // `npm start -- --cluster`: the cluster presence demo (demo/cluster.ts) instead.
 if (process.argv.slice(2).includes('--cluster')) {
   const { runClusterDemo } = await import('./cluster.js');
   process.exit(await runClusterDemo().catch((error) => {
     process.stderr.write(`cluster demo failed: ${(error as Error).message}\n`);
+    return 1;
+  }));
+}
+
+// `npm start -- --deploy`: the rolling-update demo (demo/deploy.ts) instead.
+if (process.argv.slice(2).includes('--deploy')) {
+  const { runDeployDemo } = await import('./deploy.js');
+  process.exit(await runDeployDemo().catch((error) => {
+    process.stderr.write(`deploy demo failed: ${(error as Error).stack ?? error}\n`);
     return 1;
   }));
 }
@@ -41,13 +50,17 @@ Shows the server's peer table live, every presence event, and a summary of detec
 
 Options:
   -i, --interval <ms>  heartbeat interval (default 500, half the library's default of 1000,
-                       so the demo takes about 35 s; with 1000 it takes under a minute)
+                       so the demo takes about 45 s; with 1000 it takes about a minute)
   -n, --peers <n>      number of peers (default 7): the first six get the faults above, in
                        that order; more are controls that should see no false alarm; with
                        fewer, the later faults are skipped
       --no-cable       skip the network-namespace fault even when running as root
       --cluster        the cluster presence demo instead: Redis, two replicas, four peers;
                        one replica is killed (needs redis-server; see docs/CLUSTER.md)
+      --deploy         the deploy demo instead: a rolling update of the server behind a
+                       Service, under four peers' steady requests: 0 failed requests,
+                       the old server left, the new one joined, nothing lost
+                       (see docs/KUBERNETES.md)
   -v, --verbose        also show the peers' own log lines
   -h, --help           this help
 
@@ -132,22 +145,6 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]
 // `npm start` does not pass a SIGTERM on to us: notice when our parent goes away.
 const parentPid = process.ppid;
 setInterval(() => process.ppid !== parentPid && interrupt(`parent process ${parentPid} exited`, 143), 250).unref();
-
-/** Why `ss -K` cannot kill sockets here, or undefined when it can (root, iproute2, INET_DIAG_DESTROY). */
-async function socketKillUnavailable(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return 'needs root (ss -K)';
-  const probe = await new Promise<string | undefined>((resolve) => {
-    execFile('ss', ['-K', 'dst', '127.0.0.1', 'dport', '=', '1'], (error) => resolve(error ? `ss -K failed: ${error.message}` : undefined));
-  });
-  return probe;
-}
-
-/** Kills the TCP connections to 127.0.0.1:`port` (the server's end of a peer's link). */
-function killSocket(port: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile('ss', ['-K', 'dst', '127.0.0.1', 'dport', '=', port], (error) => (error ? reject(error) : resolve()));
-  });
-}
 
 async function main(): Promise<number> {
   const opts = options();
@@ -250,8 +247,8 @@ async function main(): Promise<number> {
     DEMO_RESUME_WINDOW_MS: String(resumeWindowMs),
   }, { onReport: onServerReport, onLog: onLog('server'), keep: (r) => r.evt !== 'table' });
   const ready = await server.waitFor((r) => r.evt === 'ready', 60_000, 'ready line');
-  const address = `${ready.address.address}:${ready.address.port}`;
-  ui.log(`${stamp()} server listening on ${address} (pid ${server.pid})`);
+  const serverAddress = `${ready.address.address}:${ready.address.port}`;
+  ui.log(`${stamp()} server listening on ${serverAddress} (pid ${server.pid})`);
 
   const peers = new Map<string, ChildApp>();
   for (const id of ids) {
@@ -259,7 +256,7 @@ async function main(): Promise<number> {
     peers.set(id, new ChildApp(id, join(HERE, 'peer-app.ts'), {
       DEMO_NODE_ID: id,
       DEMO_ROLE: roles.get(id)!,
-      DEMO_SERVER: address,
+      DEMO_SERVER: serverAddress,
       DEMO_INTERVAL_MS: String(i),
       // Control peers send a request every 2 intervals: data counts as beats, so fewer pings.
       DEMO_WORK_EVERY_MS: roles.get(id) === 'control' ? String(2 * i) : '0',
@@ -319,10 +316,20 @@ async function main(): Promise<number> {
       }
       case 'reset': {
         // Kill the server's end of the live connection: RST to the peer, nothing said by either app.
-        const address = table.peers.find((p) => p.id === f.peer)?.address ?? '';
-        const port = address.slice(address.lastIndexOf(':') + 1);
-        await killSocket(port);
-        ui.log(`${stamp()} ${c.cyan(`  ss -K killed the connection from ${address}: the peer's client reconnects`)}`);
+        // Both ends name it: the server's listening address (127.0.0.1, or the cable's host
+        // address as root) and port, and the peer's address and port as the server sees them.
+        const local = parseEndpoint(serverAddress);
+        const remote = parseEndpoint(table.peers.find((p) => p.id === f.peer)?.address);
+        const killed = local && remote ? await killConnection(local, remote) : [];
+        const connection = local && remote ? describeConnection(local, remote) : `no address for ${f.peer} in the server's table`;
+        if (killed.length !== 1) {
+          // Loudly: a reset that resets nothing would measure nothing.
+          const what = `ss -K killed ${killed.length} sockets, expected 1 (${connection})`;
+          ui.log(`${stamp()} ${c.red(`  ✖ ${what}`)}`);
+          f.results.push({ event: what, boundMs: f.boundMs, ok: false });
+          break;
+        }
+        ui.log(`${stamp()} ${c.cyan(`  ss -K killed the server's end of ${connection}: the peer's client reconnects`)}`);
         const suspect = await firstEvent(f.peer, ['suspect', 'lost', 'left'], f.startedAt, detectWithin);
         expectEvent(f, suspect, 'suspect', f.startedAt, f.boundMs, 'suspect (connection-reset)');
         const recovered = await firstEvent(f.peer, ['recovered', 'lost', 'left'], f.startedAt, resumeWindowMs + detectWithin);

@@ -21,6 +21,8 @@ import {
 } from '../src/index.js';
 
 const intervalMs = Number(process.env.DEMO_INTERVAL_MS ?? 1000);
+/** How long each `work` request takes (the deploy demo: requests are in flight when it stops). */
+const workMs = Number(process.env.DEMO_WORK_MS ?? 0);
 /** Health: the fleet is up while at least this many peers are alive (main.ts passes peers - 1). */
 const minAlive = Number(process.env.DEMO_MIN_ALIVE ?? 1);
 
@@ -71,13 +73,16 @@ class PeerTable implements OnApplicationBootstrap, OnApplicationShutdown {
 @Controller()
 class WorkController {
   /** Peers may send requests; heartbeats share the connection and never reach handlers. */
-  @MessagePattern('work') work(n: number) { return n * 2; }
+  @MessagePattern('work') async work(n: number) {
+    if (workMs > 0) await new Promise((resolve) => setTimeout(resolve, workMs)); // a request that takes a while
+    return n * 2;
+  }
 }
 
 @Module({
   imports: [
     HeartbeatModule.forRoot({
-      nodeId: 'server',
+      nodeId: process.env.DEMO_NODE_ID ?? 'server',
       metadata: { role: 'server' },
       // A connection that breaks (RST, FIN without goodbye) keeps its peer `suspect` this long:
       // back with the same incarnation, it is `recovered` (the demo's "connection reset" fault).

@@ -35,7 +35,11 @@ class BillingService implements OnApplicationBootstrap {
     HeartbeatModule.forRoot({
       nodeId: 'billing-1',
       metadata: { service: 'billing' },
-      clients: [{ name: 'ORDERS', host: process.env.ORDERS_HOST ?? '127.0.0.1', port: Number(process.env.ORDERS_PORT ?? 4000) }],
+      clients: [{
+        name: 'ORDERS', host: process.env.ORDERS_HOST ?? '127.0.0.1', port: Number(process.env.ORDERS_PORT ?? 4000),
+        // Start in any order: a request made before the orders service is up waits for it this long.
+        waitForReadyMs: 30_000,
+      }],
     }),
   ],
   providers: [BillingService],
@@ -45,7 +49,8 @@ class BillingModule {}
 async function bootstrap() {
   const app = await NestFactory.createApplicationContext(BillingModule);
   app.enableShutdownHooks(); // on SIGTERM, say goodbye: the orders service records `left`
-  await app.get<HeartbeatClient>('ORDERS').connect(); // the client connects at bootstrap; wait for it
+  // The client connects at bootstrap and keeps trying with backoff; no need to await connect():
+  // the first request waits (waitForReadyMs) for the orders service, whichever starts first.
   const billing = app.get(BillingService);
 
   console.log('reply:', JSON.stringify(await billing.getOrder('A-1')));

@@ -39,7 +39,8 @@ class PeerWatcher {
 @Module({
   imports: [
     HeartbeatModule.forRoot({
-      nodeId: 'orders-1',
+      // One nodeId per process: a second instance of this service gets its own (NODE_ID=orders-2).
+      nodeId: process.env.NODE_ID ?? 'orders-1',
       metadata: { service: 'orders' },
       // 127.0.0.1 (the default) accepts local peers only; in a container listen on '0.0.0.0'.
       server: { host: process.env.HOST ?? '127.0.0.1', port: Number(process.env.PORT ?? 4000) },
@@ -58,6 +59,6 @@ async function bootstrap() {
   });
   app.enableShutdownHooks(); // on SIGTERM, say goodbye: peers record `left`, not `lost`
   await app.listen();
-  console.log(`orders-1 listening on port ${app.get(HeartbeatServer).address?.port}`);
+  console.log(`${process.env.NODE_ID ?? 'orders-1'} listening on port ${app.get(HeartbeatServer).address?.port}`);
 }
 void bootstrap();

@@ -1,13 +1,15 @@
 import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/common';
+import type { SchedulerLike } from 'rxjs';
 import { DiscoveryModule } from '@nestjs/core';
 import { ClusterPresenceService } from './cluster/cluster-presence.service.js';
+import { CLUSTER_PRESENCE, HEARTBEAT_RESOLVED_OPTIONS, HEARTBEAT_SCHEDULER } from './common/heartbeat.constants.js';
 import { HeartbeatTicker } from './detector/heartbeat-ticker.js';
-import { HEARTBEAT_RESOLVED_OPTIONS } from './common/heartbeat.constants.js';
 import * as messages from './common/heartbeat.messages.js';
 import {
   HEARTBEAT_ASYNC_OPTIONS_TYPE, HEARTBEAT_MODULE_OPTIONS, HEARTBEAT_OPTIONS_TYPE, HeartbeatConfigurableModule,
 } from './heartbeat.module-definition.js';
-import { resolveHeartbeatOptions, type ResolvedHeartbeatOptions } from './options/resolve-options.js';
+import { resolveHeartbeatOptions } from './options/resolve-options.js';
+import type { ResolvedHeartbeatOptions } from './options/resolved-options.js';
 import type { HeartbeatModuleOptions } from './interfaces/heartbeat-options.interface.js';
 import { ShutdownHooksCheck } from './lifecycle/shutdown-hooks.check.js';
 import { HeartbeatMetrics } from './metrics/heartbeat-metrics.js';
@@ -28,7 +30,12 @@ import { HeartbeatServer } from './transport/heartbeat-server.js';
   imports: [DiscoveryModule],
   providers: [
     { provide: HEARTBEAT_RESOLVED_OPTIONS, useFactory: resolveAndReport, inject: [HEARTBEAT_MODULE_OPTIONS] },
-    HeartbeatTicker,
+    {
+      // One clock for every link of the process; a scheduler is given only in tests (virtual time).
+      provide: HeartbeatTicker,
+      inject: [HEARTBEAT_RESOLVED_OPTIONS, { token: HEARTBEAT_SCHEDULER, optional: true }],
+      useFactory: (options: ResolvedHeartbeatOptions, scheduler?: SchedulerLike) => new HeartbeatTicker(options.heartbeat.rule, scheduler ?? undefined),
+    },
     PeerTable,
     PresenceService,
     PresenceMetadataAccessor,
@@ -37,15 +44,12 @@ import { HeartbeatServer } from './transport/heartbeat-server.js';
     ShutdownHooksCheck,
     PresenceLog,
     {
-      // Only when `cluster` is configured; ioredis is loaded then and only then.
-      provide: ClusterPresenceService,
-      inject: [HEARTBEAT_RESOLVED_OPTIONS, PresenceService],
-      useFactory: (options: ResolvedHeartbeatOptions, presence: PresenceService) => {
-        if (!options.cluster) return null;
-        const cluster = new ClusterPresenceService(options.cluster, presence, options.nodeId, options.metadata);
-        (presence as unknown as { cluster?: ClusterPresenceService }).cluster = cluster;
-        return cluster;
-      },
+      // Only when `cluster` is configured (ioredis is loaded then and only then); PresenceService
+      // takes it as `cluster`, and it reads the local table.
+      provide: CLUSTER_PRESENCE,
+      inject: [HEARTBEAT_RESOLVED_OPTIONS, PeerTable],
+      useFactory: (options: ResolvedHeartbeatOptions, table: PeerTable) =>
+        options.cluster ? new ClusterPresenceService(options.cluster, table, options.nodeId, options.metadata) : null,
     },
   ],
   exports: [PresenceService, HEARTBEAT_RESOLVED_OPTIONS],

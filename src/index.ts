@@ -2,8 +2,9 @@ export { HeartbeatModule } from './heartbeat.module.js';
 export { HEARTBEAT_MODULE_OPTIONS } from './heartbeat.module-definition.js';
 export type { HeartbeatModuleExtras } from './heartbeat.module-definition.js';
 export { HEARTBEAT_RESOLVED_OPTIONS } from './common/heartbeat.constants.js';
+export type { ResolvedHeartbeatOptions } from './options/resolved-options.js';
 export type {
-  HeartbeatModuleOptions, ResolvedHeartbeatOptions, KeepAliveOptions, HeartbeatTimingOptions, HeartbeatServerOptions, HeartbeatClientOptions, ReconnectOptions,
+  HeartbeatModuleOptions, KeepAliveOptions, PeerClaim, PresenceOptions, HeartbeatTimingOptions, HeartbeatServerOptions, HeartbeatClientOptions, ReconnectOptions,
 } from './interfaces/heartbeat-options.interface.js';
 export type {
   PeerStatus, PeerInfo, PeerStats, PresenceEvent, PresenceEventType, LossReason, PeerFilter,

@@ -9,8 +9,8 @@ import 'reflect-metadata';
 import { Controller, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { EventPattern, MessagePattern, Transport, type MicroserviceOptions } from '@nestjs/microservices';
-import { createServer } from 'node:net';
 import { HeartbeatModule, HeartbeatServer } from '../../src/index.js';
+import { freePort } from '../../lab/ports.js';
 import { emit, serveCommands } from '../lib/proc.js';
 
 const impl = process.argv[2] === 'stock' ? 'stock' : 'ours';
@@ -40,16 +40,6 @@ class OursModule {}
 @Module({ controllers: [EchoController] })
 class StockModule {}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const logger = ['error', 'warn'] as ('error' | 'warn')[];
 let port: number;

@@ -236,3 +236,45 @@ export interface B5Result {
   }>;
   durationMs: number;
 }
+
+// B8: rolling restart under load (bench/b8-rolling-restart.ts)
+export type B8Impl = 'ours' | 'stock';
+
+export interface B8Restart {
+  /** Which instance was replaced, and by which. */
+  old: string; replacement: string;
+  /** The replacement's start until it listened (added to the Service then). */
+  bootMs: number;
+  /** SIGTERM until the old process exited. */
+  exitMs: number;
+  /** Requests sent before SIGTERM and not answered yet at SIGTERM, on any instance. */
+  inFlightAtSigterm: number;
+  /** Requests answered by the old instance before it exited (its own count). */
+  servedByOld: number;
+}
+
+export interface B8Run {
+  impl: B8Impl; rep: number;
+  sent: number; ok: number; failed: number; unanswered: number;
+  /** Failed requests by error text (the first 80 characters). */
+  errors: Record<string, number>;
+  latencyMs: { p50: number; p99: number; max: number };
+  /** From each SIGTERM until 1 s after that process exited. */
+  duringRestartsMs: { n: number; p50: number; p99: number; max: number };
+  achievedRate: number;
+  restarts: B8Restart[];
+  /** Connections the Service opened to each instance. */
+  connections: Record<string, number>;
+}
+
+export interface B8Result {
+  benchmark: 'b8';
+  machine: MachineInfo;
+  config: { reps: number; rate: number; callers: number; workMs: number; warmupMs: number; settleMs: number; waitForReadyMs: number; impls: B8Impl[] };
+  runs: B8Run[];
+  summary: Array<{
+    impl: B8Impl; n: number; sent: number; failed: number; unanswered: number; failedPerRun: Summary; errors: Record<string, number>;
+    p99Ms: Summary; maxMs: Summary; restartP99Ms: Summary; restartMaxMs: Summary; exitMs: Summary; inFlightAtSigterm: Summary;
+  }>;
+  durationMs: number;
+}

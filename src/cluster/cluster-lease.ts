@@ -1,6 +1,6 @@
 import { encodeReplica } from './cluster-codec.js';
 import { runScript, SCRIPTS, type ClusterKeys } from './cluster-scripts.js';
-import type { ResolvedClusterOptions } from '../options/resolve-cluster-options.js';
+import type { ResolvedClusterOptions } from '../options/resolved-options.js';
 import type { RedisLink } from './redis-client.js';
 import type { ReplicaIdentity } from './replica-identity.js';
 

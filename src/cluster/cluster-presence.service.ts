@@ -7,7 +7,8 @@ import type {
   ClusterPeerInfo, ClusterPresence, ClusterPresenceEvent, ClusterStatus, ReplicaInfo, ReplicaLostEvent,
 } from '../interfaces/cluster.interface.js';
 import type { PeerInfo, PresenceEvent } from '../interfaces/presence.interface.js';
-import { DEFAULT_CLUSTER_NAMESPACE, type ResolvedClusterOptions } from '../options/resolve-cluster-options.js';
+import { DEFAULT_CLUSTER_NAMESPACE } from '../common/heartbeat.constants.js';
+import type { ResolvedClusterOptions } from '../options/resolved-options.js';
 import { delay, withTimeout } from './async-helpers.js';
 import { entryFromEvent, entryFromPeer } from './cluster-codec.js';
 import { ClusterLease, keyTtlMs } from './cluster-lease.js';

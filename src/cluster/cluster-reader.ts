@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import * as messages from '../common/heartbeat.messages.js';
 import type { ClusterPresenceEvent } from '../interfaces/cluster.interface.js';
-import type { ResolvedClusterOptions } from '../options/resolve-cluster-options.js';
+import type { ResolvedClusterOptions } from '../options/resolved-options.js';
 import { delay, waitForEvent } from './async-helpers.js';
 import { decodeEntry, decodeReplica, decodeStreamEntry, type StreamRecord } from './cluster-codec.js';
 import { runScript, SCRIPTS, type ClusterKeys } from './cluster-scripts.js';

@@ -1,5 +1,6 @@
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis';
 import { ioredisMissing } from '../common/heartbeat.messages.js';
+import { isRedisClient as looksLikeClient } from '../options/resolve-cluster-options.js';
 
 /**
  * ioredis is an optional peer dependency, as in Nest's own Redis transport: it is imported
@@ -33,11 +34,8 @@ export interface RedisLink {
   disconnect(): void;
 }
 
-/** Whether `value` is an ioredis client (Redis or Cluster) rather than options. */
-export function isRedisClient(value: unknown): value is Redis | Cluster {
-  return typeof value === 'object' && value !== null
-    && typeof (value as Redis).duplicate === 'function' && typeof (value as Redis).evalsha === 'function';
-}
+/** Whether `value` is an ioredis client (Redis or Cluster) rather than options (the check the options resolver makes). */
+export const isRedisClient = (value: unknown): value is Redis | Cluster => looksLikeClient(value);
 
 const isCluster = (value: Redis | Cluster): value is Cluster => (value as Cluster).isCluster === true;
 

@@ -1,12 +1,14 @@
 /** Injection token of the options after defaults and validation (`ResolvedHeartbeatOptions`). */
 export const HEARTBEAT_RESOLVED_OPTIONS = Symbol('HEARTBEAT_RESOLVED_OPTIONS');
+/** Cluster presence (internal): a ClusterPresenceService when `cluster` is configured, else null. */
+export const CLUSTER_PRESENCE = Symbol('CLUSTER_PRESENCE');
 /** Optional RxJS scheduler of the ticker (internal: virtual time in tests). */
 export const HEARTBEAT_SCHEDULER = Symbol('HEARTBEAT_SCHEDULER');
 /** Metadata key written by the @OnPeer* decorators. */
 export const PRESENCE_HANDLERS_METADATA = 'nest-heartbeat:presence-handlers';
 
 export const DEFAULT_INTERVAL_MS = 1000;
-/** The shortest heartbeat interval accepted (API.md). */
+/** The shortest heartbeat interval accepted: below it a healthy loopback link flaps (README, "Configuration"). */
 export const MIN_INTERVAL_MS = 10;
 /** The longest delay a Node timer keeps (2³¹−1 ms); anything above fires after 1 ms. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -23,17 +25,31 @@ export const DEFAULT_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** A server's floor for its clients' ping interval (sent in the welcome). */
 export const DEFAULT_MIN_PING_INTERVAL_MS = 100;
-/** Pings sooner than the floor a peer may send before it is closed (`too-many-pings`), as gRPC counts them. */
-export const MAX_PING_STRIKES = 3;
+/** How long a stopping server lets requests in flight finish before it says goodbye. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 5_000;
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 3000;
 
 export const DEFAULT_RECONNECT = { initialDelayMs: 200, maxDelayMs: 5000, factor: 2, jitter: 0.2 } as const;
 
-/** How long a lost or left peer stays in the table. */
-export const DEPARTED_RETENTION_MS = 60_000;
+/** How long a lost or left peer stays in the table, and how many are kept at most. */
+export const DEFAULT_RETAIN_MS = 60_000;
+export const DEFAULT_MAX_RETAINED = 10_000;
+/** Server limits: sockets, sockets still handshaking, links of one nodeId. */
+export const DEFAULT_MAX_CONNECTIONS = 100_000;
+export const DEFAULT_MAX_PENDING_HANDSHAKES = 1_000;
+export const DEFAULT_MAX_LINKS_PER_PEER = 8;
+/**
+ * The largest frame before the handshake completes: a hello at its own limits is ~5 KiB, so
+ * an unauthenticated socket can make the server buffer no more than this.
+ */
+export const HANDSHAKE_MAX_FRAME_BYTES = 64 * 1024;
 /**
  * How long a link that is ending (goodbye either way, refusal, our own close) may stay open
  * before its socket is destroyed, whether or not the peer ever answers with FIN.
  */
 export const CLOSE_GRACE_MS = 200;
+
+export const DEFAULT_CLUSTER_NAMESPACE = 'nest-heartbeat';
+export const DEFAULT_LEASE_TTL_MS = 10_000;
+export const DEFAULT_RENEW_INTERVAL_MS = 2_000;

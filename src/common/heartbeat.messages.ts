@@ -18,8 +18,34 @@ export function peerText(value: unknown, max = 200): string {
 }
 const UNPRINTABLE = /[\u007f-\u009f\u2028\u2029\p{Cf}\p{Cs}]/gu;
 
+/**
+ * The text of anything thrown (an Error, a string, a Symbol, an object without a prototype, a
+ * getter that throws), escaped and cut: never throws itself.
+ */
+export function safeErrorText(error: unknown): string {
+  try {
+    if (error instanceof Error) return peterOrText(error.name === 'Error' ? error.message : `${error.name}: ${error.message}`);
+    if (typeof error === 'symbol') return peterOrText(error.toString());
+    if (typeof error === 'object' && error !== null) {
+      const message = (error as { message?: unknown }).message;
+      if (typeof message === 'string') return peterOrText(message);
+      return peterOrText(Object.prototype.toString.call(error));
+    }
+    return peterOrText(String(error));
+  } catch {
+    return 'a value that cannot be turned into text';
+  }
+}
+const peterOrText = (text: string) => peerText(text, 500);
+
+export const droppedLogLines = (count: number, kind: string, windowMs: number) =>
+  `${count} more "${kind}" line${count === 1 ? '' : 's'} in the last ${windowMs / 1000} s not logged (a kind is logged at most 20 times per ${windowMs / 1000} s)`;
+
 export const invalidOption = (path: string, rule: string, value: unknown) =>
   `nest-heartbeat: option "${path}" ${rule} (got ${JSON.stringify(value) ?? String(value)})`;
+
+export const unknownOption = (path: string, nearest: string | undefined) =>
+  `nest-heartbeat: unknown option "${path}"${nearest ? ` (did you mean "${path.replace(/[^.\]]+$/, nearest)}"?)` : ''}`;
 
 export const closingConnection = (who: string, why: string, reason: string) =>
   `Closing ${peerText(who)}: ${why} (${reason})`;
@@ -27,6 +53,24 @@ export const closingConnection = (who: string, why: string, reason: string) =>
 export const handshakeTimedOut = (ms: number) => `no handshake or data within ${ms} ms`;
 export const authRejected = (hasToken: boolean) =>
   hasToken ? 'wrong auth token' : 'no auth token (this server requires one)';
+export const identityRefused = (nodeId: string, hasToken: boolean) =>
+  `${hasToken ? 'the credential presented is not' : 'no credential presented for'} nodeId "${peerText(nodeId, 64)}"`;
+export const authenticateFailed = (error: string) => `server.authenticate threw: ${error}`;
+export const noClientCertificate = () => 'no verified client certificate (identityFromCertificate)';
+export const certificateNameMismatch = (nodeId: string, names: string[]) =>
+  `nodeId "${peerText(nodeId, 64)}" is not named by the client certificate (${names.length === 0 ? 'no CN or SAN DNS/URI names' : names.map((n) => `"${peerText(n, 64)}"`).join(', ')})`;
+export const stockPrefixClaimed = () => 'nodeIds starting with "tcp:" belong to stock clients';
+export const supersededIncarnation = (nodeId: string, holder: string, claimant: string) =>
+  `nodeId "${peerText(nodeId, 64)}" is held by a newer process (connected from ${holder}); this one (from ${claimant}) was replaced by it. `
+  + 'Two processes share that nodeId: give each its own (or leave nodeId unset for a unique default)';
+export const tooManyLinks = (nodeId: string, max: number) => `nodeId "${peerText(nodeId, 64)}" already has ${max} links (server.maxLinksPerPeer)`;
+export const identityMismatch = (address: string, expected: string, actual: string) =>
+  `${address} welcomed us as "${peerText(actual, 64)}", not the expected "${peerText(expected, 64)}" (clients[].expectNodeId)`;
+export const minPingBeyondDetection = (minPing: number, lostAfterMs: number) =>
+  `the server asks for pings no faster than every ${minPing} ms, beyond this link's lost threshold (${lostAfterMs} ms): detection could not work`;
+export const unauthenticatedServer = (host: string) =>
+  `HeartbeatServer listens on ${host} without authentication: anyone who can reach the port may join as any nodeId. `
+  + 'Set server.authTokens (or authenticate, identityFromCertificate, or a shared authToken); see docs/SECURITY.md';
 export const unsupportedProtocol = (version: unknown) => `unsupported protocol version ${peerText(version, 32)}`;
 export const unexpectedControlFrame = (kind: unknown, phase: string) => `unexpected "${peerText(kind, 32)}" frame while ${phase}`;
 export const malformedBeat = (kind: string) => `malformed "${kind}" frame (seq and t must be finite numbers)`;
@@ -51,18 +95,21 @@ export const nonStaticHandler = (owner: string, method: string) =>
 export const connectionClosed = (address: string, error?: string) =>
   `Connection to ${address} closed before the handshake${error ? ` (${peerText(error, 120)})` : ''}`;
 export const handshakeRejected = (address: string, reason: string, message: unknown) =>
-  `${address} refused the handshake (${reason}: ${peerText(message)})`;
-export const authTokenRefused = (address: string) => `${address} refused our auth token`;
-export const authRetryNotice = (address: string, delayMs: number) =>
-  `${address} refuses our auth token; retrying every ${delayMs} ms (logged once; fix clients[].authToken)`;
+  `${address} refused the handshake (${peerText(reason, 32)}: ${peerText(message)})`;
+export const authTokenRefused = (address: string, presented: boolean) => presented
+  ? `${address} refused our auth token`
+  : `${address} requires an auth token and this client has none (set clients[].authToken)`;
+export const authRetryNotice = (address: string, delayMs: number, presented: boolean) => presented
+  ? `${address} refuses our auth token; retrying every ${delayMs} ms (logged once; fix clients[].authToken)`
+  : `${address} requires an auth token and this client has none; retrying every ${delayMs} ms (logged once; set clients[].authToken)`;
 export const clientReconnecting = (address: string, delayMs: number, err: string) =>
   `cannot reach ${address} (${err}); retrying in ${delayMs} ms`;
 export const keepAliveUnavailable = (err: string) =>
   `Cannot set TCP keepalive options on a socket (${err}); heartbeats still run`;
-export const peerLost = (peerId: string, reason: string) => `Peer "${peerId}" was lost (${reason})`;
-export const peerLeft = (peerId: string) => `Peer "${peerId}" left`;
+export const peerLost = (peerId: string, reason: string) => `Peer "${peerText(peerId)}" was lost (${reason})`;
+export const peerLeft = (peerId: string) => `Peer "${peerText(peerId)}" left`;
 export const linkLostInResumeWindow = (peerId: string, reason: string) =>
-  `The link to "${peerId}" closed (${reason}); the peer may resume, but requests in flight on it are failed`;
+  `The link to "${peerText(peerId)}" closed (${reason}); the peer may resume, but requests in flight on it are failed`;
 export const tooManyPings = (strikes: number, minMs: number) => `${strikes} pings sooner than the server's minimum interval of ${minMs} ms`;
 export const pingFloorAdopted = (address: string, floorMs: number, ownMs: number) =>
   `${address} asks for pings no faster than every ${floorMs} ms: this link pings every ${floorMs} ms instead of ${ownMs} ms`;
@@ -70,8 +117,8 @@ export const replacedByNewIncarnation = () => 'a new incarnation of the same nod
 export const derivedTiming = (budgetMs: number, intervalMs: number, missedBeats: number, idleMs: number, probes: number, probeMs: number) =>
   `heartbeat.detectWithinMs ${budgetMs}: a ping every ${intervalMs} ms, lost after ${missedBeats} missed; `
   + `kernel keepalive idle ${idleMs / 1000} s + ${probes} × ${probeMs / 1000} s`;
-export const peerUnavailable = (peer: string, status: string, reason: string | undefined, nextAttemptInMs: number | undefined) =>
-  `Peer "${peer}" is unavailable (${status}${reason ? `: ${reason}` : ''})`
+export const peerUnavailable = (peer: string, status: string, reason: string | undefined, nextAttemptInMs: number | undefined, detail?: string) =>
+  `Peer "${peerText(peer)}" is unavailable (${status}${reason ? `: ${reason}` : ''}${detail ? `; ${peerText(detail, 120)}` : ''})`
   + (nextAttemptInMs === undefined ? '' : nextAttemptInMs === 0 ? '; connecting now' : `; next attempt in ${Math.round(nextAttemptInMs)} ms`);
 
 export const metricsUnavailable = (err: string) => `OpenTelemetry metrics are off: ${err}`;
@@ -82,18 +129,20 @@ export const noShutdownHooks = (signals: string[]) =>
 
 const attempts = (n: number) => `${n} attempt${n === 1 ? '' : 's'}`;
 export const clientConnected = (peerId: string, address: string, tries: number) =>
-  `connected to "${peerId}" at ${address}${tries > 1 ? ` after ${attempts(tries)}` : ''}`;
+  `connected to "${peerText(peerId)}" at ${address}${tries > 1 ? ` after ${attempts(tries)}` : ''}`;
 export const clientPeerLost = (peerId: string, address: string, reason: string | undefined, delayMs: number) =>
-  `lost "${peerId}" at ${address}${reason ? ` (${reason})` : ''}; reconnecting in ${delayMs} ms`;
+  `lost "${peerText(peerId)}" at ${address}${reason ? ` (${reason})` : ''}; reconnecting in ${delayMs} ms`;
+export const clientPeerDraining = (peerId: string, address: string) =>
+  `"${peerText(peerId)}" at ${address} is draining (shutting down gracefully): new requests wait for a new connection, made now`;
 export const clientPeerLeft = (peerId: string, address: string, delayMs: number) =>
-  `"${peerId}" at ${address} left (said goodbye); reconnecting in ${delayMs} ms`;
+  `"${peerText(peerId)}" at ${address} left (said goodbye); reconnecting in ${delayMs} ms`;
 export const clientStillUnreachable = (address: string, tries: number, err: string, everyMs: number) =>
   `still cannot reach ${address} after ${attempts(tries)} (${err}); retrying every ${everyMs} ms`;
 export const clientReconnected = (peerId: string, address: string, tries: number, downMs: number) =>
-  `reconnected to "${peerId}" at ${address} after ${attempts(tries)} (${(downMs / 1000).toFixed(1)} s down)`;
-export const peerJoined = (peerId: string, address: string) => `Peer "${peerId}" joined from ${address}`;
-export const peerSuspect = (peerId: string, silentMs: number) => `Peer "${peerId}" is suspect (last heard ${Math.round(silentMs)} ms ago)`;
-export const peerRecovered = (peerId: string) => `Peer "${peerId}" recovered`;
+  `reconnected to "${peerText(peerId)}" at ${address} after ${attempts(tries)} (${(downMs / 1000).toFixed(1)} s down)`;
+export const peerJoined = (peerId: string, address: string) => `Peer "${peerText(peerId)}" joined from ${address}`;
+export const peerSuspect = (peerId: string, silentMs: number) => `Peer "${peerText(peerId)}" is suspect (last heard ${Math.round(silentMs)} ms ago)`;
+export const peerRecovered = (peerId: string) => `Peer "${peerText(peerId)}" recovered`;
 
 export const ioredisMissing = () =>
   'nest-heartbeat: option "cluster" needs the ioredis package; install it with `npm install ioredis`';
@@ -118,7 +167,7 @@ export const clusterJoined = (namespace: string, where: string, replicaId: strin
   return `Cluster presence in namespace "${namespace}" on ${where} as replica ${replicaId}; ${list}${warning}`;
 };
 export const clusterResync = (why: string) => `Cluster view resynchronised from Redis (${why})`;
-export const clusterBadData = (where: string, why: string) => `Skipped bad data in Redis (${where}): ${why}`;
-export const clusterReplicaLost = (replicaId: string, peers: number) => `Replica ${replicaId} was lost with ${peers} peer(s)`;
+export const clusterBadData = (where: string, why: string) => `Skipped bad data in Redis (${peerText(where)}): ${peerText(why)}`;
+export const clusterReplicaLost = (replicaId: string, peers: number) => `Replica ${peerText(replicaId)} was lost with ${peers} peer(s)`;
 export const clusterHandlerOnly = (owner: string, method: string) =>
   `@OnCluster*/@OnReplicaLost handler ${owner}.${method} will never run: option "cluster" is not configured`;

@@ -1,5 +1,5 @@
 /**
- * The failure detector, in one place, as pure functions of time (API.md "Timing").
+ * The failure detector, in one place, as pure functions of time (docs/DETECTION.md, "The detector").
  *
  * A link is judged on `silence`, the time since its last received frame, and moves
  * alive → suspect → lost on silence; any frame (a beat) brings a suspect link back to alive.

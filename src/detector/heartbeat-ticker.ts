@@ -1,8 +1,6 @@
-import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
+import type { OnApplicationShutdown } from '@nestjs/common';
 import { asyncScheduler, interval, type SchedulerLike, type Subscription } from 'rxjs';
-import { HEARTBEAT_RESOLVED_OPTIONS, HEARTBEAT_SCHEDULER } from '../common/heartbeat.constants.js';
-import type { ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
-import { detectionRule } from './failure-detector.js';
+import type { DetectionRule } from './failure-detector.js';
 import { LoopLag } from './loop-lag.js';
 
 /** Anything the shared tick drives. */
@@ -36,7 +34,6 @@ const WHEEL_SLOTS = 64;
  * instead of on every tick (bench B2: scanning 20,000 links ten times a second was ~5 % of the
  * server's busy time).
  */
-@Injectable()
 export class HeartbeatTicker implements OnApplicationShutdown {
   readonly tickMs: number;
   /** Slot k (absolute: time / tickMs) is wheel[k % WHEEL_SLOTS]; entries whose target moved on are skipped. */
@@ -48,12 +45,8 @@ export class HeartbeatTicker implements OnApplicationShutdown {
   private subscription: Subscription | undefined;
   private dueAt = 0;
 
-  constructor(
-    @Inject(HEARTBEAT_RESOLVED_OPTIONS) options: ResolvedHeartbeatOptions,
-    @Optional() @Inject(HEARTBEAT_SCHEDULER) private readonly scheduler: SchedulerLike = asyncScheduler,
-  ) {
-    this.scheduler ??= asyncScheduler;
-    const rule = detectionRule(options.heartbeat);
+  /** Provided by the module from the resolved rule; `scheduler` is virtual time in tests. */
+  constructor(rule: Pick<DetectionRule, 'tickMs' | 'lostAfterMs'>, private readonly scheduler: SchedulerLike = asyncScheduler) {
     this.tickMs = rule.tickMs;
     // Forget a stall once no link could still be judged on a silence that spans it.
     this.lag = new LoopLag(this.tickMs, 4 * rule.lostAfterMs);
@@ -76,15 +69,16 @@ export class HeartbeatTicker implements OnApplicationShutdown {
 
   /**
    * Runs `fn` once after `ms` on this clock; returns a cancel function. On real time the timer
-   * is unref'd: a pending expiry never keeps the process alive.
+   * is unref'd (a pending expiry never keeps the process alive) unless `keepAlive`: a client
+   * waiting to reconnect, or a request waiting for its link, is work the process still has.
    */
-  after(ms: number, fn: () => void): () => void {
+  after(ms: number, fn: () => void, keepAlive = false): () => void {
     if (this.scheduler !== asyncScheduler) {
       const action = this.scheduler.schedule(fn, ms);
       return () => action.unsubscribe();
     }
     const timer = setTimeout(fn, ms);
-    timer.unref();
+    if (!keepAlive) timer.unref();
     return () => clearTimeout(timer);
   }
 

@@ -1,4 +1,4 @@
-import type { CloseCause } from '../link/close-cause.js';
+import type { CloseCause } from '../interfaces/presence.interface.js';
 
 /** Rejects `HeartbeatClient.connect()` when the link closed or was refused before the server's welcome. */
 export class HandshakeError extends Error {

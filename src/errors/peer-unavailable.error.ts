@@ -17,8 +17,10 @@ export class PeerUnavailableError extends Error {
     /** When the client will try again; 0 while an attempt is under way. */
     readonly nextAttemptInMs: number | undefined,
     target: string,
+    /** What the last attempt met, e.g. `ECONNREFUSED` (in the message). */
+    detail?: string,
   ) {
-    super(messages.peerUnavailable(peerId ?? target, status, reason, nextAttemptInMs));
+    super(messages.peerUnavailable(peerId ?? target, status, reason, nextAttemptInMs, detail));
     this.name = 'PeerUnavailableError';
   }
 }

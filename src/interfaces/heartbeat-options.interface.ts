@@ -1,5 +1,4 @@
-import type { ConnectionOptions, TlsOptions } from 'node:tls';
-import type { ResolvedClusterOptions } from '../options/resolve-cluster-options.js';
+import type { ConnectionOptions, PeerCertificate, TlsOptions } from 'node:tls';
 import type { ClusterOptions } from './cluster.interface.js';
 
 /** Kernel TCP keepalive and socket options applied to every socket (accepted or opened). */
@@ -46,8 +45,29 @@ export interface HeartbeatServerOptions {
   /** Default `3000` (Nest's TCP default). */
   port?: number;
   tlsOptions?: TlsOptions;
-  /** When set, peers must present it in their handshake; stock `ClientTCP` peers are then refused. */
+  /**
+   * A shared secret: peers must present it in their handshake; stock `ClientTCP` peers are then
+   * refused. Every holder may claim any nodeId (see docs/SECURITY.md). Not with `authTokens` or
+   * `authenticate`.
+   */
   authToken?: string;
+  /**
+   * Bound identities: nodeId → that node's own token. A hello must carry the token of the nodeId
+   * it claims; it can claim no other. Not with `authToken` or `authenticate`.
+   */
+  authTokens?: Record<string, string>;
+  /**
+   * Bound identities, your own check (a secret store, a signed token, an allow-list): `true`
+   * admits the claim, `false` (or a throw) refuses it (`auth-failed`). Bounded by
+   * `handshakeTimeoutMs`. Not with `authToken` or `authTokens`.
+   */
+  authenticate?: (claim: PeerClaim) => boolean | Promise<boolean>;
+  /**
+   * Bound identities from mTLS: with `tlsOptions.requestCert`, the claimed nodeId must be the
+   * client certificate's CN or one of its SAN DNS/URI names. Combines with any of the three above.
+   * Default `false`.
+   */
+  identityFromCertificate?: boolean;
   /** Largest frame accepted, as Nest's length prefix counts it. Default 4 MiB. */
   maxFrameBytes?: number;
   /** A connection that neither handshakes nor sends data within this is closed. Default `10000`. */
@@ -58,6 +78,18 @@ export interface HeartbeatServerOptions {
    * (`too-many-pings`). Default `100`.
    */
   minPingIntervalMs?: number;
+  /** Sockets over this many are closed at accept (Node's `server.maxConnections`). Default `100000`. */
+  maxConnections?: number;
+  /** Sockets that have not finished the handshake; over it, new sockets are closed at accept. Default `1000`. */
+  maxPendingHandshakes?: number;
+  /** Links of one nodeId; a hello over it is refused (`protocol-error`). Default `8`. */
+  maxLinksPerPeer?: number;
+  /**
+   * On shutdown the server first tells its peers it is draining (they send nothing new and
+   * connect again elsewhere), lets the requests in flight finish for up to this long, then says
+   * goodbye. `0`: goodbye at once. Default `5000`.
+   */
+  drainTimeoutMs?: number;
 }
 
 export interface ReconnectOptions {
@@ -79,13 +111,40 @@ export interface HeartbeatClientOptions {
   /** Default `3000`. */
   port?: number;
   tlsOptions?: ConnectionOptions;
+  /** The token this client presents (a shared `authToken`, or its own under `authTokens`). */
   authToken?: string;
+  /**
+   * The nodeId the server must welcome us under; any other is refused (`HandshakeError`,
+   * closeCause `identity-mismatch`). With TLS the server's certificate is verified as usual.
+   */
+  expectNodeId?: string;
   reconnect?: ReconnectOptions;
   /**
    * How long a `send`/`emit` made while there is no live link waits for one before it fails
    * with `PeerUnavailableError`. Default `0`: fail at once.
    */
   waitForReadyMs?: number;
+}
+
+/** What a peer claims in its hello, for `server.authenticate`. */
+export interface PeerClaim {
+  nodeId: string;
+  incarnation: string;
+  metadata: Record<string, string>;
+  /** The token it presented, if any. */
+  token?: string;
+  /** Its TLS client certificate, when the server requests one. */
+  certificate?: PeerCertificate;
+  /** host:port it connects from. */
+  remoteAddress: string;
+}
+
+/** The peer table's retention of departed (lost or left) peers. */
+export interface PresenceOptions {
+  /** How long a lost or left peer stays in `peers()` / `get()`. Default `60000`. */
+  retainMs?: number;
+  /** Departed peers kept at most; over it the oldest is dropped first. Default `10000`. */
+  maxRetained?: number;
 }
 
 export interface HeartbeatModuleOptions {
@@ -97,46 +156,9 @@ export interface HeartbeatModuleOptions {
   keepAlive?: KeepAliveOptions;
   server?: HeartbeatServerOptions;
   clients?: HeartbeatClientOptions[];
+  presence?: PresenceOptions;
   /** Cluster presence on Redis: one view of every peer across the replicas of a service. Off by default. */
   cluster?: ClusterOptions;
   /** Register the module globally. Default `false`. */
   isGlobal?: boolean;
-}
-
-/** Options with every default filled in and validated: what the rest of the library reads. */
-export interface ResolvedHeartbeatOptions {
-  nodeId: string;
-  /** Random per process start (per module instance), sent in the handshake: a restart is a new peer. */
-  incarnation: string;
-  metadata: Record<string, string>;
-  heartbeat: Required<Omit<HeartbeatTimingOptions, 'detectWithinMs'>> & { detectWithinMs?: number };
-  keepAlive: Required<KeepAliveOptions>;
-  /**
-   * Limits of every link of this process, inbound and outbound. Given under `server` (the
-   * contract's place for them) and applied to this process's clients too, so one process has
-   * one frame limit.
-   */
-  limits: { maxFrameBytes: number; handshakeTimeoutMs: number };
-  server?: ResolvedServerOptions;
-  clients: ResolvedClientOptions[];
-  /** Set when `cluster` is configured. */
-  cluster?: ResolvedClusterOptions;
-}
-
-export interface ResolvedServerOptions {
-  host: string;
-  port: number;
-  tlsOptions?: TlsOptions;
-  authToken?: string;
-  minPingIntervalMs: number;
-}
-
-export interface ResolvedClientOptions {
-  name: string | symbol;
-  host: string;
-  port: number;
-  tlsOptions?: ConnectionOptions;
-  authToken?: string;
-  reconnect: Required<ReconnectOptions>;
-  waitForReadyMs: number;
 }

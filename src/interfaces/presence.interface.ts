@@ -16,6 +16,14 @@ export type LossReason =
   /** Cluster presence only: the replica that held the peer shut down and the peer did not reconnect elsewhere within leaseTtlMs. */
   | 'replica-left';
 
+/**
+ * Why a link ended. Loss reasons are reported on `lost`; `goodbye` (the peer said bye) and
+ * `local` (we closed it) are departures; `superseded` (a newer incarnation of the same nodeId
+ * holds it) and `identity-mismatch` (the server is not the `expectNodeId` we asked for) end a
+ * handshake before anyone joined (`HandshakeError.closeCause`).
+ */
+export type CloseCause = LossReason | 'goodbye' | 'local' | 'superseded' | 'identity-mismatch';
+
 export type PresenceEventType = 'joined' | 'suspect' | 'recovered' | 'lost' | 'left';
 
 /** Counters of one peer's links, summed over the links it had since it joined. */

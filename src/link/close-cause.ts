@@ -1,10 +1,6 @@
-import type { LossReason } from '../interfaces/presence.interface.js';
+import type { CloseCause, LossReason } from '../interfaces/presence.interface.js';
 
-/**
- * Why a link ended. Loss reasons are reported on `lost`; the other two are departures:
- * `goodbye` (the peer said bye) and `local` (we closed it).
- */
-export type CloseCause = LossReason | 'goodbye' | 'local';
+export type { CloseCause };
 
 /** The kernel's verdict on a socket that closed with an error, as a loss reason. */
 export function causeFromSocketError(code: string | undefined): LossReason {

@@ -1,9 +1,9 @@
 import type { Logger } from '@nestjs/common';
-import { detectionRule, type DetectionRule, type LinkStatus } from '../detector/failure-detector.js';
+import { LimitedLog } from '../common/limited-log.js';
+import type { DetectionRule, LinkStatus } from '../detector/failure-detector.js';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
-import type { ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
-import type { LossReason, PeerStats } from '../interfaces/presence.interface.js';
-import type { CloseCause } from './close-cause.js';
+import type { ResolvedHeartbeatOptions } from '../options/resolved-options.js';
+import type { CloseCause, PeerStats } from '../interfaces/presence.interface.js';
 
 /**
  * What a peer table reads of one link. Read-only: only the link changes its state. Anything
@@ -27,12 +27,23 @@ export interface LinkView {
   readonly stats: Readonly<PeerStats>;
   /** Set once the link ends (or is ending): why. */
   readonly cause: CloseCause | undefined;
-  /** Ends the link for `reason` (the table does so when a new incarnation replaces its peer). */
-  end(reason: LossReason): void;
+  /** Ends the link at once (the table does so when a new incarnation replaces its peer). */
+  terminate(cause: CloseCause, why?: string): void;
+}
+
+/** Why the table will not take a link (before the welcome, so nothing changes in it). */
+export interface Admission {
+  reason: 'superseded' | 'protocol-error';
+  why: string;
 }
 
 /** Receives a link's life events; the peer table implements it. */
 export interface LinkReporter {
+  /**
+   * Before a link opens: undefined when the table takes it; else why not (an incarnation that a
+   * newer one of the same nodeId replaced; too many links of one nodeId).
+   */
+  admit(claim: { peerId: string; incarnation: string; address: string }): Admission | undefined;
   /** The handshake completed (or a stock client sent its first data frame). */
   opened(link: LinkView): void;
   /** The link's status (alive/suspect) changed. */
@@ -41,6 +52,18 @@ export interface LinkReporter {
   closed(link: LinkView): void;
   /** A ping/pong round trip measured on the link (raw, before smoothing). */
   rttSampled(link: LinkView, rttMs: number): void;
+}
+
+/** What the server or client that owns a link hears of it. */
+export interface LinkOwner {
+  /** Outbound: the socket connected and the hello went out. */
+  linkConnected?(link: LinkView): void;
+  /** The handshake completed (or a stock client sent its first data frame). */
+  linkOpened?(link: LinkView): void;
+  /** Outbound: the server is draining this link (send nothing new on it). */
+  linkDraining?(link: LinkView): void;
+  /** The link's socket has closed; `link.cause` is final. */
+  linkClosed(link: LinkView): void;
 }
 
 /** What every link of one server or client shares. */
@@ -60,15 +83,14 @@ export interface LinkContext {
   clock: Pick<HeartbeatTicker, 'now' | 'blockedSince' | 'after' | 'add' | 'remove' | 'wake'>;
   reporter: LinkReporter;
   logger: Logger;
+  /** Lines caused by peers, rate-limited per kind. */
+  peerLog: LimitedLog;
   /** Logs `message` once for all the links of this server or client. */
   warnOnce(key: string, message: string): void;
-  /** Told once, when a link's socket has closed (the server forgets the link). */
-  readonly released?: (link: LinkView) => void;
 }
 
 export function createLinkContext(
   options: ResolvedHeartbeatOptions, clock: LinkContext['clock'], reporter: LinkReporter, logger: Logger,
-  released?: LinkContext['released'],
 ): LinkContext {
   const warned = new Set<string>();
   return {
@@ -76,7 +98,7 @@ export function createLinkContext(
     incarnation: options.incarnation,
     metadata: options.metadata,
     heartbeat: options.heartbeat,
-    rule: detectionRule(options.heartbeat),
+    rule: options.heartbeat.rule,
     minPingIntervalMs: options.server?.minPingIntervalMs,
     handshakeTimeoutMs: options.limits.handshakeTimeoutMs,
     maxFrameBytes: options.limits.maxFrameBytes,
@@ -86,7 +108,7 @@ export function createLinkContext(
     clock,
     reporter,
     logger,
-    released,
+    peerLog: new LimitedLog(logger),
     warnOnce(key, message) {
       if (warned.has(key)) return;
       warned.add(key);

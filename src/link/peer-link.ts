@@ -1,44 +1,55 @@
-import {
-  afterBeat, afterSilence, detectionRule, judgeSilence, nextDue, pingDue, type DetectionRule, type LinkStatus,
-} from '../detector/failure-detector.js';
-import { NOT_TICKED } from '../detector/heartbeat-ticker.js';
-import { smoothRtt } from '../detector/rtt.js';
-import { HandshakeError } from '../errors/handshake.error.js';
-import { CLOSE_GRACE_MS, MAX_PING_STRIKES } from '../common/heartbeat.constants.js';
+import { CLOSE_GRACE_MS } from '../common/heartbeat.constants.js';
 import * as messages from '../common/heartbeat.messages.js';
-import type { LossReason, PeerStats } from '../interfaces/presence.interface.js';
+import {
+  afterBeat, afterSilence, judgeSilence, nextDue, pingDue, type DetectionRule, type LinkStatus,
+} from '../detector/failure-detector.js';
+import { NOT_TICKED, type TickTarget } from '../detector/heartbeat-ticker.js';
+import { afterPing, NO_PINGS, tooManyPings, type PingRecord } from '../detector/ping-policy.js';
+import { smoothRtt } from '../detector/rtt.js';
+import type { CloseCause, LossReason, PeerStats } from '../interfaces/presence.interface.js';
 import type { FrameListener, LinkTransport } from '../protocol/heartbeat-socket.js';
 import {
-  BYE, goAway, hello, identityFrameProblem, isControlFrame, isValidBeat, ping, pong, PROTOCOL_VERSION, reject, welcome,
+  BYE, DRAIN, DRAINED, goAway, hello, isControlFrame, isValidBeat, ping, pong, reject, welcome,
   type ByeFrame, type ControlFrame, type HelloFrame, type PingFrame, type PongFrame, type RejectFrame, type WelcomeFrame,
 } from '../protocol/frames.js';
-import { tokenMatches } from './auth-token.js';
-import { causeFromSocketError, type CloseCause } from './close-cause.js';
-import type { LinkContext, LinkView } from './link-context.js';
+import type { Authenticator, AuthVerdict } from './authenticator.js';
+import { causeFromSocketError } from './close-cause.js';
+import { helloProblem, ruleAfterWelcome, welcomeProblem } from './handshake.js';
+import type { Admission, LinkContext, LinkOwner, LinkView } from './link-context.js';
 
-/**
- * A ping sooner than this fraction of the server's floor after the previous one is a strike. An
- * honest client pings at most half a tick (5 %) early; the rest is margin for network jitter.
- */
-const PING_STRIKE_FRACTION = 0.75;
-
+/** Who the link may talk to. */
 export interface LinkAuth {
-  /** Inbound: the token a peer must present. */
-  expect?: string;
+  /** Inbound: who may claim which nodeId (none: anyone, anything). */
+  authenticator?: Authenticator;
   /** Outbound: the token we present. */
   present?: string;
+  /** Outbound: the nodeId the server must welcome us under. */
+  expectNodeId?: string;
 }
 
-export type LinkPhase = 'handshaking' | 'open' | 'closed';
+/**
+ * A link's life, in order; it only moves forward.
+ * - `handshaking`: connected, no hello/welcome yet (or a stock client's first data frame).
+ * - `open`: heartbeats and data.
+ * - `draining`: a graceful stop has begun (our server's, or the peer's server's): no new
+ *   requests go out on it, replies to those in flight still do, heartbeats go on.
+ * - `closing`: the link has its cause; it is deaf, has said what it had to say (bye, reject,
+ *   GOAWAY) and sent FIN, or destroyed its socket; the socket is destroyed within
+ *   CLOSE_GRACE_MS whatever the peer sends or withholds.
+ * - `closed`: the socket has closed; the cause is final.
+ */
+export type LinkPhase = 'handshaking' | 'open' | 'draining' | 'closing' | 'closed';
 
 /**
  * One connection's heartbeat session: handshake, ping/pong, silence verdicts, close cause.
  *
- * It is driven by frames from its socket and by the shared tick; it never owns a timer. Its
- * state is private; the peer table reads it through `LinkView` and is told when it opens,
- * changes status and closes.
+ * It is driven by frames from its socket and by the shared tick; it never owns a timer but the
+ * close grace. Two verbs end it from outside, as `ws` has them: `close(cause)` (say what there
+ * is to say, FIN, destroy after the grace) and `terminate(cause)` (destroy now). Its state is
+ * private; the peer table reads it through `LinkView`, and its owner (the server or client) is
+ * told when it opens, drains and closes.
  */
-export class PeerLink implements FrameListener, LinkView {
+export class PeerLink implements FrameListener, LinkView, TickTarget {
   private _phase: LinkPhase = 'handshaking';
   private _status: LinkStatus = 'alive';
   private _peerId = '';
@@ -47,6 +58,12 @@ export class PeerLink implements FrameListener, LinkView {
   /** The detection rule of this link: the context's, or slower when the server set a ping floor. */
   private rule: DetectionRule;
   private _managed = true;
+  /**
+   * Inbound, the drain handshake with the peer: `unsupported` (a stock client, an older one),
+   * `supported` (its hello listed `drain`), `told` (we sent `drain`), `acknowledged` (it
+   * answered `drained`: nothing new will follow).
+   */
+  private drainHandshake: 'unsupported' | 'supported' | 'told' | 'acknowledged' = 'unsupported';
   private _lastHeardAt: number;
   private _rttMs: number | undefined;
   private _cause: CloseCause | undefined;
@@ -54,27 +71,19 @@ export class PeerLink implements FrameListener, LinkView {
     pingsSent: 0, pongsReceived: 0, suspectCount: 0, reconnects: 0, controlBytesSent: 0, controlBytesReceived: 0,
   };
   readonly connectedAt: number;
-  /**
-   * `opened` and `closed` are made on first use: a server's links never wait on them, and
-   * their promises, resolvers and reactions were ~0.5 KiB of every inbound peer (bench B2).
-   */
-  private _opened: Promise<void> | undefined;
-  private _closed: Promise<void> | undefined;
-  /** How the handshake ended: undefined while pending, true when welcomed, else the error. */
-  private handshakeOutcome: true | Error | undefined;
-  private resolveClosed: (() => void) | undefined;
-  private resolveOpened: (() => void) | undefined;
-  private rejectOpened: ((e: Error) => void) | undefined;
+  /** When the link opened; undefined while handshaking and for links refused before. */
+  private openedAt: number | undefined;
   /** The first socket error, code or message: the kernel's verdict when the socket closes. */
   private socketError: string | undefined;
-  /** Armed when the link gets its cause: the socket is destroyed when it runs out. */
+  /** Armed when the link starts closing: the socket is destroyed when it runs out. */
   private cancelGrace: (() => void) | undefined;
-  /** Outbound: the server's refusal, for the handshake error. */
-  private refusal: RejectFrame | undefined;
+  /** Outbound: the server's refusal (or ours of its welcome), for the handshake error. */
+  private _refusal: { reason: string; message: string } | undefined;
+  /** Inbound: a hello whose claim is being checked (`server.authenticate` may take a while). */
+  private checking: HelloFrame | undefined;
   private seq = 0;
-  /** Inbound: when the peer last pinged, and how often it pinged sooner than the floor. */
-  private lastPingAt = -Infinity;
-  private pingStrikes = 0;
+  /** Inbound: the peer's pings against the server's floor. */
+  private pings: PingRecord = NO_PINGS;
   /** Clock reading before which no tick can have anything to do on this link (see onTick); 0 = the next tick. */
   private quietUntil = 0;
   /** The ticker's bookkeeping (see HeartbeatTicker). */
@@ -85,32 +94,12 @@ export class PeerLink implements FrameListener, LinkView {
     readonly address: string,
     private readonly transport: LinkTransport,
     private readonly ctx: LinkContext,
+    private readonly owner: LinkOwner,
     private readonly auth: LinkAuth = {},
   ) {
     this.connectedAt = this._lastHeardAt = ctx.clock.now();
     this.rule = ctx.rule;
     ctx.clock.add(this);
-  }
-
-  /** Outbound: settles when the handshake completes or fails. */
-  get opened(): Promise<void> {
-    if (this._opened === undefined) {
-      const outcome = this.handshakeOutcome;
-      this._opened = outcome === true ? Promise.resolve()
-        : outcome !== undefined ? Promise.reject(outcome)
-          : new Promise<void>((resolve, rejectFn) => {
-            this.resolveOpened = resolve;
-            this.rejectOpened = rejectFn;
-          });
-      this._opened.catch(() => undefined); // callers that never await must not see an unhandled rejection
-    }
-    return this._opened;
-  }
-
-  /** Settles when the socket has closed. */
-  get closed(): Promise<void> {
-    this._closed ??= this._phase === 'closed' ? Promise.resolve() : new Promise<void>((resolve) => (this.resolveClosed = resolve));
-    return this._closed;
   }
 
   get phase(): LinkPhase { return this._phase; }
@@ -125,19 +114,71 @@ export class PeerLink implements FrameListener, LinkView {
   get stats(): Readonly<PeerStats> { return this._stats; }
   /** The socket error that ended or is ending the link, for logs. */
   get lastError(): string | undefined { return this.socketError; }
+  /** Outbound: the server's refusal (or ours of its welcome), when the handshake was refused. */
+  get refusal(): Readonly<{ reason: string; message: string }> | undefined { return this._refusal; }
+  /** Server side: requests read on this link whose last reply is not written yet. */
+  get pendingRequests(): number { return this.transport.pendingRequests; }
+  /** Whether the link ever opened (its peer joined the table through it). */
+  get wasOpened(): boolean { return this.openedAt !== undefined; }
 
   /** Outbound: the socket connected, so say hello first, before any data. */
   start(): void {
     this.send(hello(this.ctx.nodeId, this.ctx.incarnation, this.ctx.metadata, this.auth.present));
+    this.owner.linkConnected?.(this);
   }
 
+  // ---- the two verbs --------------------------------------------------------------------------
+
+  /**
+   * Ends the link gracefully: `bye` when we leave (`local`, on an open link of a managed peer),
+   * then FIN after what is queued, and the socket destroyed after the grace if the peer does not
+   * close it. `why` is logged when given.
+   */
+  close(cause: CloseCause = 'local', why?: string): void {
+    const sayBye = cause === 'local' && (this._phase === 'open' || this._phase === 'draining') && this._managed;
+    if (!this.beginClosing(cause)) return;
+    if (sayBye) this.send(BYE);
+    this.transport.end();
+    if (why !== undefined) this.ctx.peerLog.warn(cause, messages.closingConnection(this._peerId || this.address, why, cause));
+  }
+
+  /** Ends the link at once: the socket is destroyed now. `why` is logged when given. */
+  terminate(cause: CloseCause, why?: string): void {
+    if (!this.beginClosing(cause)) return;
+    this.transport.destroy();
+    if (why !== undefined) this.ctx.peerLog.warn(cause, messages.closingConnection(this._peerId || this.address, why, cause));
+  }
+
+  /**
+   * Inbound, when our server begins a graceful stop: the peer is told (when it understands
+   * `drain`) to send nothing new; requests in flight finish; the server calls `close()` after.
+   */
+  drain(): void {
+    if (this._phase !== 'open') return;
+    this._phase = 'draining';
+    if (this.drainHandshake === 'supported') {
+      this.drainHandshake = 'told';
+      this.send(DRAIN);
+    }
+  }
+
+  /**
+   * Inbound, draining: nothing more can come that needs an answer (the peer acknowledged the
+   * drain, or cannot take part in one) and every request read has its last reply written.
+   */
+  get drainSettled(): boolean {
+    return this._phase === 'draining' && this.drainHandshake !== 'told' && this.transport.pendingRequests === 0;
+  }
+
+  // ---- the socket's reports -------------------------------------------------------------------
+
   onFrame(frame: Record<string, unknown>, length: number): boolean {
-    // A link that is ending is deaf at once: frames already read in the same chunk are not
-    // processed (one connection cannot try many tokens per read, nothing after bye is served).
-    if (this._phase === 'closed' || this._cause !== undefined) return false;
+    // A closing link is deaf at once: frames already read in the same chunk are not processed
+    // (one connection cannot try many tokens per read, nothing after bye is served).
+    if (this._phase === 'closing' || this._phase === 'closed') return false;
     const now = this.ctx.clock.now();
     this._lastHeardAt = now;
-    if (this._phase === 'open') this.setStatus(afterBeat(this._status));
+    if (this._phase !== 'handshaking') this.setStatus(afterBeat(this._status));
     if (!isControlFrame(frame)) return this.onDataFrame();
     this._stats.controlBytesReceived += length;
     this.onControlFrame(frame, now);
@@ -145,8 +186,26 @@ export class PeerLink implements FrameListener, LinkView {
   }
 
   onProtocolError(error: Error): void {
-    this.fail('protocol-error', error.message);
+    this.terminate('protocol-error', error.message);
   }
+
+  /** The socket reported an error; the first one is the kernel's verdict on the close that follows. */
+  onSocketError(error: NodeJS.ErrnoException): void {
+    this.socketError ??= error?.code ?? error?.message;
+  }
+
+  /** The socket closed: the only place a link becomes `closed`. */
+  onTransportClosed(): void {
+    if (this._phase === 'closed') return;
+    this._phase = 'closed';
+    this._cause ??= causeFromSocketError(this.socketError);
+    this.cancelGrace?.();
+    this.ctx.clock.remove(this);
+    if (this.openedAt !== undefined) this.ctx.reporter.closed(this);
+    this.owner.linkClosed(this);
+  }
+
+  // ---- the tick -------------------------------------------------------------------------------
 
   /** Called by the shared tick; returns when the tick can next have something to do here. */
   onTick(now: number): number {
@@ -157,23 +216,26 @@ export class PeerLink implements FrameListener, LinkView {
 
   /** The tick's work: handshake deadline, slow reader, silence verdict, ping. Returns the next due time. */
   private check(now: number): number {
-    if (this._phase === 'handshaking') {
-      if (now - this.connectedAt <= this.ctx.handshakeTimeoutMs) return this.connectedAt + this.ctx.handshakeTimeoutMs;
-      this.fail('protocol-error', messages.handshakeTimedOut(this.ctx.handshakeTimeoutMs));
-      return Infinity;
+    switch (this._phase) {
+      case 'handshaking':
+        if (now - this.connectedAt <= this.ctx.handshakeTimeoutMs) return this.connectedAt + this.ctx.handshakeTimeoutMs;
+        this.terminate('protocol-error', messages.handshakeTimedOut(this.ctx.handshakeTimeoutMs));
+        return Infinity;
+      case 'closing':
+      case 'closed':
+        return Infinity;
     }
-    if (this._phase !== 'open') return Infinity;
     // Every open link, stock clients included: replies queue here for a peer that does not read.
     if (this.transport.writableLength > this.ctx.maxQueuedBytes) {
-      this.fail('protocol-error', messages.slowReader(this.transport.writableLength));
+      this.terminate('protocol-error', messages.slowReader(this.transport.writableLength));
       return Infinity;
     }
-    // Unmanaged or ending: only the slow-reader check, once an interval.
-    if (!this._managed || this._cause !== undefined) return now + this.rule.pingAfterMs;
+    // Unmanaged: only the slow-reader check, once an interval.
+    if (!this._managed) return now + this.rule.pingAfterMs;
     const silence = now - this._lastHeardAt;
     const next = afterSilence(this._status, judgeSilence(silence, this.rule, this.ctx.clock.blockedSince(this._lastHeardAt)));
     if (next === 'lost') {
-      this.fail('heartbeat-timeout', messages.peerSilent(silence));
+      this.terminate('heartbeat-timeout', messages.peerSilent(silence));
       return Infinity;
     }
     this.setStatus(next);
@@ -184,79 +246,16 @@ export class PeerLink implements FrameListener, LinkView {
     return nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.rule);
   }
 
-  /** The socket reported an error; the first one is the kernel's verdict on the close that follows. */
-  onSocketError(error: NodeJS.ErrnoException): void {
-    this.socketError ??= error?.code ?? error?.message;
-  }
-
-  /** The socket closed. */
-  onTransportClosed(): void {
-    if (this._phase === 'closed') return;
-    const wasOpen = this._phase === 'open';
-    this._phase = 'closed';
-    this._cause ??= causeFromSocketError(this.socketError);
-    this.cancelGrace?.();
-    this.ctx.clock.remove(this);
-    this.ctx.released?.(this);
-    this.resolveClosed?.();
-    if (wasOpen) {
-      this.ctx.reporter.closed(this);
-    } else {
-      const error = new HandshakeError(this._cause, this.handshakeFailure(this._cause));
-      this.handshakeOutcome ??= error;
-      this.rejectOpened?.(error);
-    }
-  }
-
-  /** Graceful local close: goodbye, then FIN once it is flushed. */
-  sayGoodbye(): void {
-    if (this._phase === 'closed') return;
-    if (this.endWith('local') && this._phase === 'open' && this._managed) this.send(BYE);
-    this.transport.end();
-  }
-
-  /** The peer table ends the link: a new incarnation of its peer replaced it. */
-  end(reason: LossReason): void {
-    this.fail(reason, messages.replacedByNewIncarnation());
-  }
-
-  /** Closes the link for a loss reason, at once, with a logged reason. */
-  fail(reason: LossReason, why: string): void {
-    if (this._phase === 'closed' || !this.endWith(reason)) return;
-    this.transport.destroy();
-    this.ctx.logger.warn(messages.closingConnection(this._peerId || this.address, why, reason));
-  }
-
-  /**
-   * Gives the link its cause, once. From here on its socket is destroyed within CLOSE_GRACE_MS
-   * whatever the peer sends or withholds and whatever throws later: every ending goes through
-   * here, so no link can stay open once it is ending.
-   */
-  private endWith(cause: CloseCause): boolean {
-    if (this._cause !== undefined) return false;
-    this._cause = cause;
-    this.cancelGrace = this.ctx.clock.after(CLOSE_GRACE_MS, () => this.transport.destroy());
-    return true;
-  }
-
-  private handshakeFailure(cause: CloseCause): string {
-    if (cause === 'auth-failed' && this.refusal) return messages.authTokenRefused(this.address);
-    if (this.refusal) return messages.handshakeRejected(this.address, this.refusal.reason, this.refusal.message);
-    return messages.connectionClosed(this.address, this.socketError);
-  }
-
-  private setStatus(next: LinkStatus): void {
-    if (next === this._status) return;
-    this._status = next;
-    this.wakeUp(); // alive again: the (lower) suspect threshold applies from the new beat
-    if (next === 'suspect') this._stats.suspectCount++;
-    this.ctx.reporter.changed(this);
-  }
+  // ---- frames ---------------------------------------------------------------------------------
 
   private onDataFrame(): boolean {
-    if (this._phase === 'open' || this.direction === 'outbound') return true;
+    if (this._phase !== 'handshaking' || this.direction === 'outbound') return true;
     // Inbound data before any hello: a stock ClientTCP, tracked by kernel keepalive only.
-    if (this.auth.expect !== undefined) {
+    if (this.checking) {
+      this.unexpected('data');
+      return false;
+    }
+    if (this.auth.authenticator && !this.auth.authenticator.admitsStockClients) {
       this.refuse('auth-failed', messages.authRejected(false));
       return false;
     }
@@ -267,12 +266,13 @@ export class PeerLink implements FrameListener, LinkView {
 
   /**
    * Control frames by phase and direction: hello (inbound) and welcome/reject (outbound) only
-   * while handshaking, ping/pong/bye only once open. Anything else, a frame only the other side
-   * may send included, is a protocol error.
+   * while handshaking, drain (outbound) only when open, ping/pong/bye once open. Anything else,
+   * a frame only the other side may send included, is a protocol error.
    */
   private onControlFrame(frame: ControlFrame, now: number): void {
     const kind: unknown = frame.$hb;
     if (this._phase === 'handshaking') {
+      if (this.checking) return this.unexpected(kind); // nothing may come before our answer to its hello
       if (kind === 'hello' && this.direction === 'inbound') return this.onHello(frame as HelloFrame);
       if (kind === 'welcome' && this.direction === 'outbound') return this.onWelcome(frame as WelcomeFrame);
       if (kind === 'reject' && this.direction === 'outbound') return this.onReject(frame as RejectFrame);
@@ -284,9 +284,17 @@ export class PeerLink implements FrameListener, LinkView {
       case 'pong':
         return this.onPong(frame as PongFrame, now);
       case 'bye':
-        // The peer leaves: FIN after what is queued; the grace cuts a peer that never closes. A bye
-        // with a reason is the peer closing the link on us (GOAWAY): a loss, not a departure.
-        if (this.endWith((frame as ByeFrame).reason === 'too-many-pings' ? 'too-many-pings' : 'goodbye')) this.transport.end();
+        // The peer leaves: FIN after what is queued. A bye with a reason is the peer closing the
+        // link on us (GOAWAY): a loss, not a departure.
+        return this.close((frame as ByeFrame).reason === 'too-many-pings' ? 'too-many-pings' : 'goodbye');
+      case 'drain':
+        if (this.direction !== 'outbound' || this._phase !== 'open') return this.unexpected(kind);
+        this._phase = 'draining';
+        this.send(DRAINED); // before anything new can be queued: the owner stops sending on this link now
+        return this.owner.linkDraining?.(this);
+      case 'drained':
+        if (this.drainHandshake !== 'told') return this.unexpected(kind);
+        this.drainHandshake = 'acknowledged';
         return;
       default:
         return this.unexpected(kind);
@@ -294,20 +302,14 @@ export class PeerLink implements FrameListener, LinkView {
   }
 
   private onPing(frame: PingFrame, now: number): void {
-    if (!isValidBeat(frame)) return this.fail('protocol-error', messages.malformedBeat('ping'));
-    // gRPC's too_many_pings, done kindly: a client was told the floor in the welcome and follows
-    // it; a peer that pings faster anyway is closed after MAX_PING_STRIKES strikes.
+    if (!isValidBeat(frame)) return this.terminate('protocol-error', messages.malformedBeat('ping'));
     const floor = this.direction === 'inbound' ? this.ctx.minPingIntervalMs : undefined;
     if (floor) {
-      // Pings that queued while this process's own loop was blocked are read together, right after
-      // it: not the peer's fault. No strike while a stall of ours ended within the last floor.
-      const early = now - this.lastPingAt < floor * PING_STRIKE_FRACTION && this.ctx.clock.blockedSince(now - floor) === 0;
-      this.lastPingAt = now;
-      // Strikes in a row: one ping at an honest pace (a delayed segment delivered late, say) forgives.
-      this.pingStrikes = early ? this.pingStrikes + 1 : 0;
-      if (this.pingStrikes >= MAX_PING_STRIKES) {
+      this.pings = afterPing(this.pings, now, floor, this.ctx.clock.blockedSince(now - floor));
+      if (tooManyPings(this.pings)) {
+        // GOAWAY, then cut at once: a flooder gets no grace to keep flooding in.
         this.send(goAway('too-many-pings'));
-        return this.fail('too-many-pings', messages.tooManyPings(this.pingStrikes, floor));
+        return this.terminate('too-many-pings', messages.tooManyPings(this.pings.strikes, floor));
       }
     }
     this.send(pong(frame));
@@ -316,7 +318,7 @@ export class PeerLink implements FrameListener, LinkView {
   }
 
   private onPong(frame: PongFrame, now: number): void {
-    if (!isValidBeat(frame)) return this.fail('protocol-error', messages.malformedBeat('pong'));
+    if (!isValidBeat(frame)) return this.terminate('protocol-error', messages.malformedBeat('pong'));
     // A sample from before this link or from the future is not a round trip of ours: ignored.
     if (frame.seq > this.seq || frame.t < this.connectedAt || frame.t > now) return;
     this._stats.pongsReceived++;
@@ -325,58 +327,112 @@ export class PeerLink implements FrameListener, LinkView {
     this.ctx.reporter.rttSampled(this, rtt);
   }
 
+  /** A hello: its form, then who may claim that nodeId (maybe asynchronously), then whether the table admits it. */
   private onHello(frame: HelloFrame): void {
-    if (frame.v !== PROTOCOL_VERSION) return this.refuse('protocol-error', messages.unsupportedProtocol(frame.v));
-    const problem = identityFrameProblem(frame);
-    if (problem) return this.refuse('protocol-error', messages.malformedIdentity('hello', problem));
-    if (this.auth.expect !== undefined && !tokenMatches(this.auth.expect, frame.token)) {
-      return this.refuse('auth-failed', messages.authRejected(frame.token !== undefined));
-    }
+    const problem = helloProblem(frame);
+    if (problem) return this.refuse(problem.reason, problem.why);
+    const verdict = this.auth.authenticator?.check({
+      nodeId: frame.id, incarnation: frame.inc ?? '', metadata: { ...frame.meta }, token: frame.token,
+      certificate: this.transport.peerCertificate(), remoteAddress: this.address,
+    });
+    if (!(verdict instanceof Promise)) return this.afterCheck(frame, verdict);
+    this.checking = frame;
+    verdict.then((v) => this.afterCheck(frame, v), (e: unknown) => this.afterCheck(frame, messages.authenticateFailed(messages.safeErrorText(e))));
+  }
+
+  private afterCheck(frame: HelloFrame, verdict: AuthVerdict): void {
+    this.checking = undefined;
+    if (this._phase !== 'handshaking') return; // timed out or closed while it was checked
+    if (verdict !== undefined) return this.refuse('auth-failed', verdict);
+    const refused = this.ctx.reporter.admit({ peerId: frame.id, incarnation: frame.inc ?? '', address: this.address });
+    if (refused) return this.refuse(refused.reason, refused.why);
     this.send(welcome(this.ctx.nodeId, this.ctx.incarnation, this.ctx.metadata, this.ctx.minPingIntervalMs));
     this._incarnation = frame.inc ?? '';
+    if (frame.caps?.includes('drain')) this.drainHandshake = 'supported';
     this.open(frame.id, { ...frame.meta });
   }
 
   private onWelcome(frame: WelcomeFrame): void {
-    if (frame.v !== PROTOCOL_VERSION) return this.fail('protocol-error', messages.unsupportedProtocol(frame.v));
-    const problem = identityFrameProblem(frame);
-    if (problem) return this.fail('protocol-error', messages.malformedIdentity('welcome', problem));
-    const own = this.ctx.heartbeat.intervalMs;
-    if (frame.minPing !== undefined && frame.minPing > own) {
-      // The server's floor wins on this link, and detection follows the slower beat.
-      this.rule = detectionRule({ ...this.ctx.heartbeat, intervalMs: frame.minPing });
-      this.ctx.warnOnce('ping-floor', messages.pingFloorAdopted(this.address, frame.minPing, own));
+    const problem = welcomeProblem(frame);
+    if (problem) return this.terminate(problem.reason, problem.why);
+    const expected = this.auth.expectNodeId;
+    if (expected !== undefined && frame.id !== expected) {
+      return this.refuseWelcome('identity-mismatch', messages.identityMismatch(this.address, expected, frame.id));
+    }
+    // A floor beyond our own lost threshold would switch detection off on this link.
+    if (frame.minPing !== undefined && frame.minPing > this.ctx.rule.lostAfterMs) {
+      return this.refuseWelcome('protocol-error', messages.minPingBeyondDetection(frame.minPing, this.ctx.rule.lostAfterMs));
+    }
+    const refused = this.ctx.reporter.admit({ peerId: frame.id, incarnation: frame.inc ?? '', address: this.address });
+    if (refused) return this.refuseWelcome(refused.reason, refused.why);
+    this.rule = ruleAfterWelcome(this.ctx.rule, this.ctx.heartbeat, frame.minPing);
+    if (this.rule !== this.ctx.rule) {
+      this.ctx.warnOnce('ping-floor', messages.pingFloorAdopted(this.address, frame.minPing!, this.ctx.heartbeat.intervalMs));
     }
     this._incarnation = frame.inc ?? '';
     this.open(frame.id, { ...frame.meta });
-    this.handshakeOutcome = true;
-    this.resolveOpened?.();
   }
 
   /** The server refused us; it closes right after. Its reason and message are kept for the handshake error. */
   private onReject(frame: RejectFrame): void {
-    const cause = frame.reason === 'auth-failed' ? 'auth-failed' : 'protocol-error';
-    this.refusal = { $hb: 'reject', reason: cause, message: messages.peerText(frame.message) };
+    const cause = frame.reason === 'auth-failed' || frame.reason === 'superseded' ? frame.reason : 'protocol-error';
+    this._refusal = { reason: cause, message: messages.peerText(frame.message) };
     // Not logged here: the client logs a refusal once, not on every attempt.
-    if (this.endWith(cause)) this.transport.destroy();
+    this.terminate(cause);
   }
+
+  /** Tells the peer why before closing, so its client can report a clear error. */
+  private refuse(reason: RejectFrame['reason'], why: string): void {
+    this.send(reject(reason, why));
+    this.close(reason, why);
+  }
+
+  /**
+   * Outbound: we will not take this server's welcome; the client reports why (once). The server
+   * already counts us in, so we leave as a peer that says goodbye does.
+   */
+  private refuseWelcome(cause: Admission['reason'] | 'identity-mismatch', why: string): void {
+    this._refusal = { reason: cause, message: why };
+    this.send(BYE);
+    this.close(cause);
+  }
+
+  private unexpected(kind: unknown): void {
+    this.terminate('protocol-error', messages.unexpectedControlFrame(kind, this._phase));
+  }
+
+  // ---- state ----------------------------------------------------------------------------------
 
   private open(peerId: string, metadata: Record<string, string>): void {
     this._peerId = peerId;
     this._metadata = metadata;
     this._phase = 'open';
+    this.openedAt = this.ctx.clock.now();
+    this.transport.setFrameLimit(this.ctx.maxFrameBytes);
     this.wakeUp();
     this.ctx.reporter.opened(this);
+    this.owner.linkOpened?.(this);
   }
 
-  /** Tells the peer why before closing, so its client can report a clear error. */
-  private refuse(reason: 'auth-failed' | 'protocol-error', why: string): void {
-    this.send(reject(reason, why));
-    this.fail(reason, why);
+  /**
+   * Gives the link its cause, once, and arms the grace: from here on its socket is destroyed
+   * within CLOSE_GRACE_MS whatever the peer sends or withholds and whatever throws later. Every
+   * ending goes through here, so no link can stay open once it is ending.
+   */
+  private beginClosing(cause: CloseCause): boolean {
+    if (this._phase === 'closing' || this._phase === 'closed') return false;
+    this._phase = 'closing';
+    this._cause = cause;
+    this.cancelGrace = this.ctx.clock.after(CLOSE_GRACE_MS, () => this.transport.destroy());
+    return true;
   }
 
-  private unexpected(kind: unknown): void {
-    this.fail('protocol-error', messages.unexpectedControlFrame(kind, this._phase));
+  private setStatus(next: LinkStatus): void {
+    if (next === this._status) return;
+    this._status = next;
+    this.wakeUp(); // alive again: the (lower) suspect threshold applies from the new beat
+    if (next === 'suspect') this._stats.suspectCount++;
+    if (this.openedAt !== undefined) this.ctx.reporter.changed(this);
   }
 
   /** Something can be due sooner than the tick was told: the next tick looks at this link. */
@@ -389,4 +445,3 @@ export class PeerLink implements FrameListener, LinkView {
     this._stats.controlBytesSent += this.transport.sendControl(frame);
   }
 }
-

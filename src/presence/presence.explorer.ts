@@ -65,8 +65,9 @@ export class PresenceExplorer implements OnModuleInit, OnApplicationShutdown {
     const sources: Array<Observable<[PresenceScope, AnyEvent]>> = [];
     const wants = (scope: PresenceScope) => this.handlers.some((h) => h.scope === scope);
     if (wants('local')) sources.push(this.presence.events$.pipe(map((e) => ['local', e] as [PresenceScope, AnyEvent])));
-    if (wants('cluster')) sources.push(this.presence.cluster.events$.pipe(map((e) => ['cluster', e] as [PresenceScope, AnyEvent])));
-    if (wants('replica')) sources.push(this.presence.cluster.replicaLost$.pipe(map((e) => ['replica', e] as [PresenceScope, AnyEvent])));
+    const cluster = this.presence.cluster; // handlers of these scopes were kept only with it
+    if (cluster && wants('cluster')) sources.push(cluster.events$.pipe(map((e) => ['cluster', e] as [PresenceScope, AnyEvent])));
+    if (cluster && wants('replica')) sources.push(cluster.replicaLost$.pipe(map((e) => ['replica', e] as [PresenceScope, AnyEvent])));
     if (sources.length > 0) {
       this.subscription = merge(...sources).subscribe(([scope, event]) => this.dispatch(scope, event));
     }
@@ -99,8 +100,14 @@ export class PresenceExplorer implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /** Whatever was thrown (an Error, a string, a Symbol, an object without a prototype): logged, never rethrown. */
   private logFailure(handler: BoundHandler, event: AnyEvent, error: unknown): void {
-    const e = error as Error;
-    this.logger.error(`${messages.handlerFailed(handler.owner, handler.method, event.type)}: ${e?.message ?? e}`, e?.stack);
+    let stack: string | undefined;
+    try {
+      stack = error instanceof Error && typeof error.stack === 'string' ? error.stack : undefined;
+    } catch {
+      stack = undefined;
+    }
+    this.logger.error(`${messages.handlerFailed(handler.owner, handler.method, event.type)}: ${messages.safeErrorText(error)}`, stack);
   }
 }

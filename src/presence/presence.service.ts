@@ -1,4 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { CLUSTER_PRESENCE } from '../common/heartbeat.constants.js';
 import {
   concat, defer, distinctUntilChanged, EMPTY, filter, map, merge, of, type Observable,
 } from 'rxjs';
@@ -17,17 +18,21 @@ export class PresenceService {
   /** The current table on subscription, then again after each change (coalesced over 10 ms). */
   readonly peers$: Observable<PeerInfo[]>;
 
-  /** Cluster presence (every replica's peers, via Redis); set when the `cluster` option is configured, undefined otherwise. */
-  declare readonly cluster: ClusterPresence;
+  /** Cluster presence (every replica's peers, via Redis) when the `cluster` option is configured, else undefined. */
+  readonly cluster: ClusterPresence | undefined;
 
-  constructor(@Inject(PeerTable) private readonly table: PeerTable) {
+  constructor(
+    @Inject(PeerTable) private readonly table: PeerTable,
+    @Optional() @Inject(CLUSTER_PRESENCE) cluster?: ClusterPresence | null,
+  ) {
+    this.cluster = cluster ?? undefined;
     this.events$ = table.events$;
     this.peers$ = defer(() => merge(of(undefined), table.changes$))
-      .pipe(map(() => table.list()));
+      .pipe(map(() => table.peers()));
   }
 
   peers(): PeerInfo[] {
-    return this.table.list();
+    return this.table.peers();
   }
 
   get(peerId: string): PeerInfo | undefined {

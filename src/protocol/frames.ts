@@ -11,12 +11,14 @@ export const CONTROL_KEY = '$hb';
 /**
  * Client → server, first frame on a link. `inc`: the sender's incarnation, random per process
  * start: one nodeId and one incarnation are one peer; a new incarnation replaces the old one.
+ * `caps`: optional frames the sender understands (`drain`), so a server never sends them to an
+ * older client.
  */
-export interface HelloFrame { $hb: 'hello'; v: number; id: string; inc?: string; meta: Record<string, string>; token?: string }
+export interface HelloFrame { $hb: 'hello'; v: number; id: string; inc?: string; meta: Record<string, string>; token?: string; caps?: string[] }
 /** Server → client, the handshake accepted. `minPing`: the fastest the client may ping, in ms. */
 export interface WelcomeFrame { $hb: 'welcome'; v: number; id: string; inc?: string; meta: Record<string, string>; minPing?: number }
 /** Server → client, the handshake refused; the server closes right after. */
-export interface RejectFrame { $hb: 'reject'; reason: 'auth-failed' | 'protocol-error'; message: string }
+export interface RejectFrame { $hb: 'reject'; reason: 'auth-failed' | 'protocol-error' | 'superseded'; message: string }
 /**
  * Either way, sent when nothing else was sent for one interval. `rtt` is the sender's smoothed
  * RTT, so the side that only answers (its pongs keep it from ever being idle) knows it too.
@@ -29,8 +31,23 @@ export interface PongFrame { $hb: 'pong'; seq: number; t: number }
  * closing the link on the receiver (HTTP/2's GOAWAY): a loss, not a departure.
  */
 export interface ByeFrame { $hb: 'bye'; reason?: 'too-many-pings' }
+/**
+ * Server → client, when the server begins a graceful shutdown (gRPC's GOAWAY before its calls
+ * finish): send no new request on this link; the replies to those in flight still come, then a
+ * `bye`. Sent only to clients whose hello listed `drain` in `caps`.
+ */
+export interface DrainFrame { $hb: 'drain' }
+/**
+ * Client → server, the answer to `drain`, at once: nothing new follows on this link. TCP keeps
+ * order, so once the server reads it every request of the link has arrived, and it can say
+ * goodbye as soon as their replies are out.
+ */
+export interface DrainedFrame { $hb: 'drained' }
 
-export type ControlFrame = HelloFrame | WelcomeFrame | RejectFrame | PingFrame | PongFrame | ByeFrame;
+/** The optional frames this implementation understands, announced in its hello. */
+export const CAPABILITIES: readonly string[] = ['drain'];
+
+export type ControlFrame = HelloFrame | WelcomeFrame | RejectFrame | PingFrame | PongFrame | ByeFrame | DrainFrame | DrainedFrame;
 export type Frame = ControlFrame | Record<string, unknown>;
 
 export function isControlFrame(frame: object): frame is ControlFrame {
@@ -38,7 +55,8 @@ export function isControlFrame(frame: object): frame is ControlFrame {
 }
 
 export const hello = (id: string, inc: string, meta: Record<string, string>, token?: string): HelloFrame =>
-  token === undefined ? { $hb: 'hello', v: PROTOCOL_VERSION, id, inc, meta } : { $hb: 'hello', v: PROTOCOL_VERSION, id, inc, meta, token };
+  token === undefined ? { $hb: 'hello', v: PROTOCOL_VERSION, id, inc, meta, caps: [...CAPABILITIES] }
+    : { $hb: 'hello', v: PROTOCOL_VERSION, id, inc, meta, token, caps: [...CAPABILITIES] };
 export const welcome = (id: string, inc: string, meta: Record<string, string>, minPing?: number): WelcomeFrame =>
   minPing === undefined ? { $hb: 'welcome', v: PROTOCOL_VERSION, id, inc, meta } : { $hb: 'welcome', v: PROTOCOL_VERSION, id, inc, meta, minPing };
 export const reject = (reason: RejectFrame['reason'], message: string): RejectFrame => ({ $hb: 'reject', reason, message });
@@ -49,10 +67,12 @@ export const ping = (seq: number, t: number, rtt?: number): PingFrame =>
 export const pong = (p: PingFrame): PongFrame => ({ $hb: 'pong', seq: p.seq, t: p.t });
 export const BYE: ByeFrame = Object.freeze({ $hb: 'bye' }) as ByeFrame;
 export const goAway = (reason: NonNullable<ByeFrame['reason']>): ByeFrame => ({ $hb: 'bye', reason });
+export const DRAIN: DrainFrame = Object.freeze({ $hb: 'drain' }) as DrainFrame;
+export const DRAINED: DrainedFrame = Object.freeze({ $hb: 'drained' }) as DrainedFrame;
 
 const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-/** Limits on what a peer says about itself (API.md "Sessions"); our own options obey them too. */
+/** Limits on what a peer says about itself (docs/PROTOCOL.md, "hello"); our own options obey them too. */
 export const MAX_NODE_ID_LENGTH = 256;
 export const MAX_METADATA_KEYS = 64;
 export const MAX_METADATA_BYTES = 4096;
@@ -91,6 +111,9 @@ export function identityFrameProblem(f: HelloFrame | WelcomeFrame): string | und
   if (metaProblem) return `metadata ${metaProblem}`;
   if (f.$hb === 'hello' && f.token !== undefined && typeof f.token !== 'string') return 'token must be a string';
   if (f.inc !== undefined && (typeof f.inc !== 'string' || f.inc.length > 64)) return 'incarnation must be a string of at most 64 characters';
+  if (f.$hb === 'hello' && f.caps !== undefined && !(Array.isArray(f.caps) && f.caps.length <= 16 && f.caps.every((c) => typeof c === 'string' && c.length <= 32))) {
+    return 'caps must be a list of at most 16 short strings';
+  }
   if (f.$hb === 'welcome' && f.minPing !== undefined && !(isFiniteNumber(f.minPing) && f.minPing >= 0)) return 'minPing must be a number >= 0';
   return undefined;
 }

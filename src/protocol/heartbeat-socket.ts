@@ -1,8 +1,11 @@
 import { TcpSocket } from '@nestjs/microservices';
 import type { Socket } from 'node:net';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { HANDSHAKE_MAX_FRAME_BYTES } from '../common/heartbeat.constants.js';
 import { StringDecoder } from 'node:string_decoder';
-import { failFraming, LISTENER_SINK } from '../nest/tcp-internals.js';
-import { FrameDecoder, readBeats } from './frame-decoder.js';
+import { adoptSocket, failFraming, LISTENER_SINK, markClosed } from '../nest/tcp-internals.js';
+import { BeatReader } from './beat-reader.js';
+import { FrameDecoder } from './frame-decoder.js';
 import { encodeControl, encodeFrame, type ControlFrame } from './frames.js';
 
 /** What the socket reports to the link that owns it. */
@@ -31,6 +34,16 @@ export interface FramingOptions {
   onMessage?: (socket: HeartbeatSocket, message: Record<string, unknown>) => void;
 }
 
+/** FramingOptions with what the sockets of one server or client share to read and write. */
+export interface Framing extends FramingOptions {
+  readonly beats: BeatReader;
+  readonly turns: LoopTurns;
+}
+
+export function createFraming(options: FramingOptions): Framing {
+  return { ...options, beats: new BeatReader(), turns: new LoopTurns() };
+}
+
 /** The HeartbeatSocket of a net.Socket, for the listeners below (shared by every socket). */
 const OWNER = Symbol('heartbeatSocket');
 type OwnedSocket = Socket & { [OWNER]: HeartbeatSocket };
@@ -51,6 +64,12 @@ export interface LinkTransport {
   readonly lastSentAt: number;
   /** Bytes queued in user space for a peer that does not read. */
   readonly writableLength: number;
+  /** Server side: requests read whose last reply is not written yet. */
+  readonly pendingRequests: number;
+  /** The peer's TLS client certificate, when it presented one that verified. */
+  peerCertificate(): PeerCertificate | undefined;
+  /** The largest frame read from now on (a handshake is read under a smaller limit). */
+  setFrameLimit(bytes: number): void;
   /** Writes a control frame; returns its encoded length. */
   sendControl(frame: ControlFrame): number;
   /** Graceful close (FIN after what is queued). */
@@ -61,21 +80,29 @@ export interface LinkTransport {
 
 /**
  * Turns of the event loop as the sockets see them: a turn is what runs before the next
- * `process.nextTick` (a synchronous run and the microtasks and ticks it queued). One shared
- * tick per turn ends it, and only when a socket asked.
+ * `process.nextTick` (a synchronous run and the microtasks and ticks it queued). One tick per
+ * turn ends it, and only when a socket asked.
  */
-let turn = 0;
-let turnEnding = false;
-function currentTurn(): number {
-  if (!turnEnding) {
-    turnEnding = true;
-    process.nextTick(endTurn);
+export class LoopTurns {
+  private turn = 0;
+  private ending = false;
+
+  current(): number {
+    if (!this.ending) {
+      this.ending = true;
+      process.nextTick(endTurn, this);
+    }
+    return this.turn;
   }
-  return turn;
+
+  /** @internal */
+  end(): void {
+    this.ending = false;
+    this.turn++;
+  }
 }
-function endTurn(): void {
-  turnEnding = false;
-  turn++;
+function endTurn(turns: LoopTurns): void {
+  turns.end();
 }
 
 /**
@@ -105,7 +132,7 @@ const FLUSH_CHARS = 16 * 1024;
 export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   private listener: FrameListener | null = null;
   lastSentAt: number;
-  private readonly options: FramingOptions;
+  private readonly options: Framing;
   /** Null once the byte stream was refused: nothing more is read. */
   private decoder: FrameDecoder | null;
   /** Created on the first chunk that ends inside a multi-byte character; ASCII-ending chunks need none. */
@@ -118,19 +145,25 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   private outboxCallbacks: Array<(err?: unknown) => void> | null = null;
   /** Turn in which a data frame was last written directly. */
   private directTurn = -1;
+  /**
+   * Server side: requests read on this socket whose last reply (`isDisposed`, or an `err`, as
+   * ClientTCP counts it) is not written yet. A draining server waits for them.
+   */
+  pendingRequests = 0;
 
-  constructor(socket: Socket, options: FramingOptions) {
+  constructor(socket: Socket, options: Framing) {
     // TcpSocket's constructor would hang four closures per socket on it (~0.5 KiB per peer with
     // their contexts and listener arrays, bench B2): it gets a sink, and the socket gets three
     // listeners shared by every socket, which find this object through OWNER.
     super(LISTENER_SINK);
-    (this as { socket: Socket }).socket = socket;
+    adoptSocket(this, socket);
     (socket as OwnedSocket)[OWNER] = this;
     socket.on('data', onSocketData);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
     this.options = options;
-    this.decoder = new FrameDecoder(options.maxFrameBytes);
+    // Until the handshake completes no peer can make us buffer a big frame (README "Errors and hostile peers").
+    this.decoder = new FrameDecoder(Math.min(HANDSHAKE_MAX_FRAME_BYTES, options.maxFrameBytes));
     this.lastSentAt = options.now();
   }
 
@@ -138,7 +171,7 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
    * Nest's ClientTCP constructs its `socketClass` with the socket alone: this class closes over
    * the framing options so the socket is complete from its constructor on.
    */
-  static withOptions(options: FramingOptions): new (socket: Socket) => HeartbeatSocket {
+  static withOptions(options: Framing): new (socket: Socket) => HeartbeatSocket {
     return class ConfiguredHeartbeatSocket extends HeartbeatSocket {
       constructor(socket: Socket) {
         super(socket, options);
@@ -151,6 +184,17 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
     this.listener = listener;
   }
 
+  setFrameLimit(bytes: number): void {
+    this.decoder?.setMaxLength(bytes);
+  }
+
+  peerCertificate(): PeerCertificate | undefined {
+    const tls = this.socket as Partial<TLSSocket>;
+    if (typeof tls.getPeerCertificate !== 'function' || tls.authorized !== true) return undefined;
+    const cert = tls.getPeerCertificate();
+    return cert && Object.keys(cert).length > 0 ? cert : undefined;
+  }
+
   /** Bytes queued in user space (frames not yet handed to the socket are counted in characters). */
   get writableLength(): number {
     return this.socket.writableLength + this.outbox.length;
@@ -158,9 +202,14 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
 
   protected handleSend(message: unknown, callback?: (err?: unknown) => void): void {
     this.lastSentAt = this.options.now();
+    if (this.pendingRequests > 0) {
+      const reply = message as { isDisposed?: boolean; err?: unknown };
+      if (reply.isDisposed === true || reply.err !== undefined) this.pendingRequests--;
+    }
     const data = encodeFrame(message as object);
     // The first frame of a turn goes out at once: a lone request or reply waits for nothing.
-    if (this.outbox.length === 0 && this.directTurn !== currentTurn()) {
+    const turn = this.options.turns.current();
+    if (this.outbox.length === 0 && this.directTurn !== turn) {
       this.directTurn = turn;
       this.socket.write(data, 'utf8', callback);
       return;
@@ -213,19 +262,14 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
 
   /** @internal The socket's `error`: no more sends, and the link learns the kernel's verdict. */
   failed(error: NodeJS.ErrnoException): void {
-    this.markClosed();
+    markClosed(this);
     this.listener?.onSocketError(error);
   }
 
   /** @internal The socket's `close`. */
   closed(): void {
-    this.markClosed();
+    markClosed(this);
     this.listener?.onTransportClosed();
-  }
-
-  /** TcpSocket's `sendMessage` fails fast once this is set (its own listeners would set it). */
-  private markClosed(): void {
-    (this as unknown as { isClosed: boolean }).isClosed = true;
   }
 
   protected handleData(data: Buffer | string): void {
@@ -234,7 +278,7 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
     try {
       // Pings and pongs straight from the bytes; the rest (data, other control frames) as text.
       if (typeof data !== 'string' && this.text === null && decoder.idle) {
-        const used = readBeats(data, decoder.maxLength, deliver, this);
+        const used = this.options.beats.read(data, decoder.maxLength, deliver, this);
         if (used === data.length || this.decoder === null) return;
         if (used > 0) data = data.subarray(used);
       }
@@ -254,8 +298,12 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   onDecodedFrame(frame: Record<string, unknown>, length: number): void {
     if (this.decoder === null) return;
     if (this.listener && !this.listener.onFrame(frame, length)) return;
-    if (this.options.onMessage) this.options.onMessage(this, frame);
-    else this.socket.emit('message', frame);
+    if (this.options.onMessage) {
+      if (frame.id !== undefined) this.pendingRequests++;
+      this.options.onMessage(this, frame);
+    } else {
+      this.socket.emit('message', frame);
+    }
   }
 
   private enqueue(data: string, callback?: (err?: unknown) => void): void {

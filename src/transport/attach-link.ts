@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { LinkContext } from '../link/link-context.js';
+import type { LinkContext, LinkOwner } from '../link/link-context.js';
 import { PeerLink, type LinkAuth } from '../link/peer-link.js';
 import { HeartbeatSocket } from '../protocol/heartbeat-socket.js';
 import { applyKeepAlive } from './keepalive.js';
@@ -11,10 +11,10 @@ import { applyKeepAlive } from './keepalive.js';
  * says hello before any data).
  */
 export function attachLink(
-  framed: HeartbeatSocket, direction: 'inbound' | 'outbound', ctx: LinkContext, address: string, auth: LinkAuth = {},
+  framed: HeartbeatSocket, direction: 'inbound' | 'outbound', ctx: LinkContext, address: string, owner: LinkOwner, auth: LinkAuth = {},
 ): PeerLink {
   const socket = framed.netSocket;
-  const link = new PeerLink(direction, address, framed, ctx, auth);
+  const link = new PeerLink(direction, address, framed, ctx, owner, auth);
   framed.bindListener(link);
   if (direction === 'inbound') {
     applyKeepAlive(socket, ctx.keepAlive);

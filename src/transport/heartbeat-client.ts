@@ -2,42 +2,34 @@ import { Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap } f
 import { ClientTCP, type TcpSocket } from '@nestjs/microservices';
 import { connectable, defer, mergeMap, Subject, type Observable } from 'rxjs';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
-import { PeerLostError } from '../errors/peer-lost.error.js';
-import { PeerUnavailableError } from '../errors/peer-unavailable.error.js';
-import * as messages from '../common/heartbeat.messages.js';
-import type { ResolvedClientOptions, ResolvedHeartbeatOptions } from '../interfaces/heartbeat-options.interface.js';
-import type { LossReason, PeerInfo } from '../interfaces/presence.interface.js';
-import { isDeparture } from '../link/close-cause.js';
-import { createLinkContext, type LinkContext } from '../link/link-context.js';
+import type { PeerInfo, PeerStatus } from '../interfaces/presence.interface.js';
+import { createLinkContext, type LinkContext, type LinkOwner } from '../link/link-context.js';
 import type { PeerLink } from '../link/peer-link.js';
+import type { ResolvedClientOptions, ResolvedHeartbeatOptions } from '../options/resolved-options.js';
 import type { PeerTable } from '../presence/peer-table.js';
-import { HeartbeatSocket } from '../protocol/heartbeat-socket.js';
+import { createFraming, HeartbeatSocket } from '../protocol/heartbeat-socket.js';
 import { attachLink } from './attach-link.js';
-import { backoffDelay } from './backoff.js';
-import { ReconnectLog, type LogLine } from './reconnect-log.js';
+import { ClientConnection, type ConnectionHost } from './client-connection.js';
+
+/** Nest's error for requests failed by `close()` (what its own ClientTCP answers them with). */
+const CLOSED = 'Connection closed';
 
 /**
  * Nest's ClientTCP with presence: it handshakes, heartbeats, reconnects with capped exponential
- * backoff and jitter until `close()`, and fails every request in flight with `PeerLostError` the
- * moment its peer is lost. It connects at application bootstrap.
+ * backoff and jitter until `close()`, fails every request in flight with `PeerLostError` the
+ * moment its peer is lost, and moves to a new connection at once when its server drains. It
+ * connects at application bootstrap. The connection's states live in `ClientConnection`; this
+ * class is its adapter to Nest's ClientTCP (sockets, request routing).
  */
-export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class HeartbeatClient extends ClientTCP
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, LinkOwner, ConnectionHost<PeerLink> {
   private readonly ctx: LinkContext;
-  private readonly log: Logger;
+  private readonly connection: ClientConnection<PeerLink>;
   private readonly target: string;
-  private link: PeerLink | null = null;
-  private handshake: Promise<void> | null = null;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private attempt = 0;
-  private autoReconnect = false;
-  /** Epoch ms of the next attempt while the reconnect timer runs. */
-  private nextAttemptAt: number | undefined;
-  /** The server's nodeId, once any handshake succeeded. */
-  private everReached: string | undefined;
-  private refusalLogged = false;
-  /** Calls waiting (up to waitForReadyMs) for the link. */
-  private readonly waiters = new Set<{ resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
-  private readonly reconnectLog: ReconnectLog;
+  /** The link createSocket made for the attempt being dialled. */
+  private dialled: PeerLink | null = null;
+  /** Requests in flight on a draining link when its drain began: theirs to answer or fail. */
+  private readonly drainingRequests = new Map<PeerLink, string[]>();
 
   constructor(
     private readonly client: ResolvedClientOptions,
@@ -47,37 +39,32 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
   ) {
     const log = new Logger(`HeartbeatClient ${String(client.name)}`);
     const ctx = createLinkContext(options, ticker, table, log);
-    const socketClass = HeartbeatSocket.withOptions({ maxFrameBytes: ctx.maxFrameBytes, now: () => ticker.now() });
+    const socketClass = HeartbeatSocket.withOptions(createFraming({ maxFrameBytes: ctx.maxFrameBytes, now: () => ticker.now() }));
     super({ host: client.host, port: client.port, tlsOptions: client.tlsOptions, socketClass });
     this.target = `${client.host}:${client.port}`;
-    this.log = log;
     this.ctx = ctx;
-    this.reconnectLog = new ReconnectLog(this.target, client.reconnect);
+    this.connection = new ClientConnection(this.target, client, this, ticker, log);
   }
 
   /** The server's nodeId once the handshake completed. */
   get peerId(): string | undefined {
-    return this.link?.peerId || undefined;
+    return this.connection.currentLink?.peerId || undefined;
   }
 
   /** The server as the presence table sees it. */
   get peer(): PeerInfo | undefined {
-    return this.peerId === undefined ? undefined : this.table.get(this.peerId);
+    const id = this.peerId;
+    return id === undefined ? undefined : this.table.get(id);
   }
 
   /**
-   * Starts the connection loop if it is not running, and resolves once the link is open (the
-   * server accepted the handshake). Between two attempts of the loop it fails at once with
-   * `PeerUnavailableError`: connecting is the loop's job, on its backoff, never a caller's.
+   * Starts the connection loop if it is not running, and resolves once the server accepted the
+   * handshake. Rejects with `PeerUnavailableError` when the server cannot be reached (the cause,
+   * e.g. ECONNREFUSED, in its message) and with `HandshakeError` when it refused us; the loop
+   * goes on either way: connecting is the loop's job, on its backoff, never a caller's.
    */
   override connect(): Promise<any> {
-    if (!this.autoReconnect) {
-      this.autoReconnect = true;
-      if (!this.reconnectTimer && !this.handshake) this.dial();
-    }
-    if (this.isReady()) return Promise.resolve();
-    if (this.handshake) return this.handshake;
-    return Promise.reject(this.unavailable());
+    return this.connection.connect();
   }
 
   /**
@@ -86,170 +73,127 @@ export class HeartbeatClient extends ClientTCP implements OnApplicationBootstrap
    * that long for the link.
    */
   override send<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
-    // On a live link, Nest's path as it is: the wrapper below cost a third more client CPU per request (B1).
-    if (this.isReady()) return super.send<TResult, TInput>(pattern, data);
-    return defer(() => this.whenReady()).pipe(mergeMap(() => super.send<TResult, TInput>(pattern, data)));
+    // On a live link, Nest's path as it is: a wrapper cost a third more client CPU per request (B1).
+    if (this.connection.state === 'ready') return super.send<TResult, TInput>(pattern, data);
+    return defer(() => this.connection.whenReady()).pipe(mergeMap(() => super.send<TResult, TInput>(pattern, data)));
   }
 
   /** Like `send`; eager, as Nest's `emit` is: the event goes out (or fails) whether or not anyone subscribes. */
   override emit<TResult = any, TInput = any>(pattern: any, data: TInput): Observable<TResult> {
-    if (this.isReady()) return super.emit<TResult, TInput>(pattern, data);
-    const source = connectable(defer(() => this.whenReady()).pipe(mergeMap(() => super.emit<TResult, TInput>(pattern, data))),
+    if (this.connection.state === 'ready') return super.emit<TResult, TInput>(pattern, data);
+    const source = connectable(defer(() => this.connection.whenReady()).pipe(mergeMap(() => super.emit<TResult, TInput>(pattern, data))),
       { connector: () => new Subject<TResult>(), resetOnDisconnect: false });
     source.connect();
     return source;
   }
 
-  /** Says goodbye (the server records `left`), closes, and stops reconnecting. */
+  /** Says goodbye (the server records `left`), stops reconnecting, and fails what is in flight as Nest does. */
   override close(): void {
-    this.autoReconnect = false;
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
-    this.nextAttemptAt = undefined;
-    this.link?.sayGoodbye();
-    super.close();
-    this.settleWaiters(this.unavailable());
+    this.connection.close();
+    this.socket = null;
+    this.connectionPromise = null;
+    this.pendingEventListeners = [];
+    this.drainingRequests.clear();
+    this.failRequests([...this.routingMap.keys()], new Error(CLOSED));
   }
 
   onApplicationBootstrap(): void {
-    this.connect().catch(() => undefined); // logged and retried by the close handler
+    this.connect().catch(() => undefined); // logged and retried by the connection loop
   }
 
   beforeApplicationShutdown(): void {
     this.close();
   }
 
+  /** Each socket Nest makes becomes a link, owned by this client. */
   override createSocket(): TcpSocket {
     const framed = super.createSocket() as HeartbeatSocket;
-    // The hello goes out on 'connect', before any user write: the link is ready only after the welcome.
-    const link = attachLink(framed, 'outbound', this.ctx, this.target, { present: this.client.authToken });
-    void link.opened.then(() => this.logLine(this.reconnectLog.connected(link.peerId, Date.now())), () => undefined);
-    this.link = link;
+    this.dialled = attachLink(framed, 'outbound', this.ctx, this.target, this, { present: this.client.authToken, expectNodeId: this.client.expectNodeId });
     return framed;
   }
 
-  override handleClose(): void {
-    const link = this.link;
-    if (link?.phase === 'closed' && link.cause !== 'local') this.failInFlight(link);
-    this.handshake = null;
-    super.handleClose();
-    this.scheduleReconnect();
+  /**
+   * A link's close is the connection's event (through LinkOwner), not Nest's: Nest would fail
+   * every request of the client, those of a draining link's successor included. Only the status
+   * stream is Nest's to update.
+   */
+  override registerCloseListener(socket: TcpSocket): void {
+    socket.on('close', () => {
+      if (this.socket === socket) this._status$.next('disconnected' as never);
+    });
   }
 
   /**
    * Socket errors end the link, which reports them (a loss reason, a reconnect line): Nest would
    * log each one again as an ERROR with a stack, on every attempt.
    */
-  override handleError(err: any): void {
-    if (typeof err?.code !== 'string') super.handleError(err);
+  override registerErrorListener(): void {
+    // nothing: the link has the socket's error
   }
 
-  /** One attempt of the loop: the only place a connection is opened. */
-  private dial(): void {
-    this.nextAttemptAt = undefined;
-    // Once connected, the handshake of the link that connection made (createSocket set it).
-    const handshake = super.connect().then(() => this.link!.opened);
-    this.handshake = handshake;
-    handshake.then(
-      () => {
-        this.attempt = 0;
-        this.refusalLogged = false;
-        this.everReached = this.link?.peerId || this.everReached;
-        this.settleWaiters();
-      },
-      () => {
-        if (this.handshake === handshake) this.handshake = null;
-      },
-    );
+  // ---- ConnectionHost: what the connection asks of Nest's client ------------------------------
+
+  /** @internal One attempt: Nest's connect() on a fresh socket. */
+  dial(): PeerLink {
+    this.socket = null;
+    this.connectionPromise = null;
+    this.dialled = null;
+    super.connect().catch(() => undefined); // its failure is the link's close
+    return this.dialled!;
   }
 
-  private isReady(): boolean {
-    return this.link !== null && this.link.phase === 'open' && this.link.cause === undefined;
-  }
-
-  private whenReady(): Promise<void> {
-    if (!this.autoReconnect) this.connect().catch(() => undefined);
-    if (this.isReady()) return Promise.resolve();
-    const waitMs = this.client.waitForReadyMs;
-    if (waitMs <= 0 || !this.autoReconnect) {
-      // An attempt under way (bounded by handshakeTimeoutMs) is awaited; between attempts, fail at once.
-      if (this.handshake) return this.handshake.then(() => undefined, () => Promise.reject(this.unavailable()));
-      return Promise.reject(this.unavailable());
+  /** @internal */
+  failInFlight(link: PeerLink, error: Error): void {
+    const own = this.drainingRequests.get(link);
+    if (own) {
+      this.drainingRequests.delete(link);
+      return this.failRequests(own, error);
     }
-    return new Promise<void>((resolve, reject) => {
-      const waiter = { resolve, reject, timer: setTimeout(() => {
-        this.waiters.delete(waiter);
-        reject(this.unavailable());
-      }, waitMs) };
-      this.waiters.add(waiter);
-    });
+    // The ready link's: everything but what draining links still answer.
+    const others = new Set([...this.drainingRequests.values()].flat());
+    this.failRequests([...this.routingMap.keys()].filter((id) => !others.has(id)), error);
   }
 
-  /** Resolves every waiting call (the link is open), or fails them with `error`. */
-  private settleWaiters(error?: Error): void {
-    for (const waiter of this.waiters) {
-      clearTimeout(waiter.timer);
-      if (error) waiter.reject(error);
-      else waiter.resolve();
-    }
-    this.waiters.clear();
+  /** @internal */
+  statusOf(peerId: string): PeerStatus | undefined {
+    return this.table.status(peerId);
   }
 
-  private unavailable(): PeerUnavailableError {
-    const cause = this.link?.cause;
-    const reason = cause !== undefined && !isDeparture(cause) ? cause as LossReason : undefined;
-    const status = (this.everReached && this.table.status(this.everReached)) || 'unknown';
-    const nextAttemptInMs = this.handshake ? 0
-      : this.nextAttemptAt === undefined ? undefined : Math.max(0, this.nextAttemptAt - Date.now());
-    return new PeerUnavailableError(this.everReached, status, reason, nextAttemptInMs, this.target);
+  // ---- LinkOwner: what the client's links tell it ---------------------------------------------
+
+  /** @internal */
+  linkConnected(link: PeerLink): void {
+    this.connection.connected(link);
+  }
+
+  /** @internal */
+  linkOpened(link: PeerLink): void {
+    this.connection.opened(link);
+  }
+
+  /** @internal Every request in flight now went out on this link: it answers them. */
+  linkDraining(link: PeerLink): void {
+    this.drainingRequests.set(link, [...this.routingMap.keys()]);
+    this.connection.drained(link);
+  }
+
+  /** @internal */
+  linkClosed(link: PeerLink): void {
+    this.connection.closed(link);
+    this.drainingRequests.delete(link);
   }
 
   /** Each callback fails in its own try/catch so one failure cannot strand the rest. */
-  private failInFlight(link: PeerLink): void {
-    if (this.routingMap.size === 0) return;
-    const cause = link.cause!;
-    // Inside a resume window the peer is only suspect, but these requests went down with the link.
-    const resuming = link.peerId !== '' && this.table.status(link.peerId) === 'suspect';
-    const error = isDeparture(cause)
-      ? new PeerLostError(link.peerId || this.target, 'left')
-      : new PeerLostError(link.peerId || this.target, resuming ? 'suspect' : 'lost', cause as LossReason);
-    const callbacks = [...this.routingMap.values()];
-    this.routingMap.clear();
-    for (const callback of callbacks) {
+  private failRequests(ids: string[], error: Error): void {
+    for (const id of ids) {
+      const callback = this.routingMap.get(id);
+      if (!callback) continue;
+      this.routingMap.delete(id);
       try {
         callback({ err: error });
       } catch (e) {
-        this.log.error(e);
+        this.ctx.logger.error(e);
       }
     }
-  }
-
-  private scheduleReconnect(): void {
-    if (!this.autoReconnect || this.reconnectTimer) return;
-    const attempt = this.attempt++;
-    const link = this.link;
-    let delay = backoffDelay(attempt, this.client.reconnect);
-    if (link?.cause === 'auth-failed') {
-      // A refused token will not start working on its own: retry at the slowest pace, say so once.
-      delay = this.client.reconnect.maxDelayMs;
-      if (!this.refusalLogged) this.log.error(messages.authRetryNotice(this.target, delay));
-      this.refusalLogged = true;
-    } else {
-      // The server cut us for pinging too fast: it asked for calm, so wait at least maxDelayMs.
-      if (link?.cause === 'too-many-pings') delay = Math.max(delay, this.client.reconnect.maxDelayMs);
-      // One line per state change, not per attempt; the logger context names the client.
-      this.logLine(link?.peerId
-        ? this.reconnectLog.linkClosed(link.peerId, String(link.cause), delay, Date.now())
-        : this.reconnectLog.attemptFailed(link?.lastError ?? String(link?.cause ?? 'closed'), attempt, delay, Date.now()));
-    }
-    this.nextAttemptAt = Date.now() + delay;
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      this.dial();
-    }, delay);
-  }
-
-  private logLine(line: LogLine | undefined): void {
-    if (line) this.log[line.level](line.message);
   }
 }

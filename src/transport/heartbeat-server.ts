@@ -1,12 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { ServerTCP, type BaseRpcContext, type ReadPacket } from '@nestjs/microservices';
-import type { AddressInfo, Server, Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { netServerOf, reportListenFailure } from '../nest/tcp-internals.js';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
 import * as messages from '../common/heartbeat.messages.js';
-import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../interfaces/heartbeat-options.interface.js';
-import { createLinkContext, type LinkContext, type LinkReporter } from '../link/link-context.js';
+import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../options/resolved-options.js';
+import { createLinkContext, type LinkContext, type LinkOwner, type LinkReporter, type LinkView } from '../link/link-context.js';
+import { Authenticator } from '../link/authenticator.js';
 import type { LinkAuth, PeerLink } from '../link/peer-link.js';
-import { HeartbeatSocket, type FramingOptions } from '../protocol/heartbeat-socket.js';
+import { createFraming, HeartbeatSocket, type Framing } from '../protocol/heartbeat-socket.js';
 import { attachLink, remoteAddress } from './attach-link.js';
 
 /**
@@ -20,6 +22,17 @@ const ROUTE_MEMO_ENTRIES = 1000;
 /** Links told goodbye per turn of the event loop when the server closes. */
 const GOODBYE_SLICE = 1024;
 const ROUTE_MEMO_MAX_CHARS = 1024;
+/** How often a draining server looks for links that have settled (a drain lasts milliseconds to seconds). */
+const DRAIN_POLL_MS = 5;
+
+/**
+ * - `idle`: built, not listening yet; `listening`: accepting and serving;
+ * - `draining`: `close()` began: no new connections, peers told to send nothing new, requests
+ *   in flight finishing (up to `drainTimeoutMs`);
+ * - `closing`: goodbyes going out; `closed`: every link told. A socket that arrives in any of
+ *   the last three (a TLS handshake that completes late, say) is destroyed at once.
+ */
+export type ServerState = 'idle' | 'listening' | 'draining' | 'closing' | 'closed';
 
 /**
  * Nest's TCP transport with presence: every accepted socket gets kernel keepalive options and a
@@ -29,15 +42,25 @@ const ROUTE_MEMO_MAX_CHARS = 1024;
  * Provided by HeartbeatModule when `server` is configured; take it from DI:
  * `NestFactory.createMicroservice(AppModule, { inject: [HeartbeatServer], useFactory: (s) => ({ strategy: s }) })`.
  */
-export class HeartbeatServer extends ServerTCP {
+export class HeartbeatServer extends ServerTCP implements LinkOwner {
   /** Open and handshaking links; a link leaves when its socket closes. */
   private readonly links = new Set<PeerLink>();
   /** Route of each pattern string that has a handler (bounded: patterns come from the wire). */
   private readonly routes = new Map<string, string>();
   private readonly ctx: LinkContext;
   /** Shared by every accepted socket: nothing per socket but the socket, its framing and its link. */
-  private readonly framing: FramingOptions;
+  private readonly framing: Framing;
   private readonly auth: LinkAuth;
+  private _state: ServerState = 'idle';
+  private closing: Promise<void> | undefined;
+  private readonly drainTimeoutMs: number;
+  private readonly maxPendingHandshakes: number;
+  /** Event handlers still running (requests are counted on their sockets). */
+  private pendingEvents = 0;
+  /** Links that have not finished their handshake: bounded by maxPendingHandshakes. */
+  private handshaking = 0;
+  private readonly identityBound: boolean;
+  private readonly authenticated: boolean;
 
   constructor(
     config: ResolvedHeartbeatOptions & { server: ResolvedServerOptions },
@@ -49,38 +72,64 @@ export class HeartbeatServer extends ServerTCP {
     // established: bound the TLS handshake itself by handshakeTimeoutMs too (Node's default: 120 s).
     const tlsOptions = server.tlsOptions && { handshakeTimeout: config.limits.handshakeTimeoutMs, ...server.tlsOptions };
     super({ host: server.host, port: server.port, tlsOptions });
-    this.ctx = createLinkContext(config, ticker, table, new Logger(HeartbeatServer.name), (link) => this.links.delete(link as PeerLink));
-    this.auth = { expect: server.authToken };
+    this.ctx = createLinkContext(config, ticker, table, new Logger(HeartbeatServer.name));
+    const authenticator = new Authenticator(server.identity);
+    this.auth = { authenticator };
+    this.identityBound = authenticator.bound;
+    this.authenticated = server.identity.mode !== 'none' || server.identity.certificate;
+    this.drainTimeoutMs = server.drainTimeoutMs;
+    this.maxPendingHandshakes = server.maxPendingHandshakes;
     const onHandlerError = (error: any) => this.handleError(error);
-    this.framing = {
+    const eventDone = () => void this.pendingEvents--;
+    this.framing = createFraming({
       maxFrameBytes: this.ctx.maxFrameBytes,
       now: () => ticker.now(),
       // What Nest's bindHandler does with each message, without its listeners per socket.
-      onMessage: (socket, message) => void this.handleMessage(socket, message).catch(onHandlerError),
-    };
+      onMessage: (socket, message) => {
+        const handled = this.handleMessage(socket, message).catch(onHandlerError);
+        if (message.id === undefined) {
+          this.pendingEvents++;
+          void handled.finally(eventDone);
+        }
+      },
+    });
+    const net = netServerOf(this)!;
+    // Node closes sockets over this at accept, before any of ours is made for them.
+    net.maxConnections = server.maxConnections;
     if (tlsOptions) {
       // Node reports a failed or timed-out TLS handshake here but leaves the socket open.
-      (this.server as unknown as Server).on('tlsClientError', (error: Error & { code?: string }, socket: Socket) => {
-        this.ctx.logger.warn(messages.closingConnection(remoteAddress(socket), messages.tlsHandshakeFailed(error.code ?? error.message), 'protocol-error'));
+      net.on('tlsClientError', (error: Error & { code?: string }, socket: Socket) => {
+        this.ctx.peerLog.warn('tls', messages.closingConnection(remoteAddress(socket), messages.tlsHandshakeFailed(error.code ?? error.message), 'protocol-error'));
         socket.destroy();
       });
     }
+  }
+
+  /** Whether a peer can claim only its own nodeId here (bound identities: authTokens, authenticate, certificates). */
+  get bindsIdentities(): boolean {
+    return this.identityBound;
   }
 
   /** Nest's listen, with a backlog sized for a reconnect storm. */
   override listen(callback: (err?: unknown, ...optionalParams: unknown[]) => void): void {
     this.server.once('error', (err: NodeJS.ErrnoException) => {
       if (err?.code === 'EADDRINUSE' || err?.code === 'ECONNREFUSED') {
-        this._status$.next('disconnected' as never);
+        reportListenFailure(this);
         callback(err);
       }
     });
+    this._state = 'listening';
+    if (!this.authenticated && !isLoopback(this.host)) this.ctx.logger.warn(messages.unauthenticatedServer(this.host));
     this.server.listen(this.port, this.host, LISTEN_BACKLOG, callback);
+  }
+
+  get state(): ServerState {
+    return this._state;
   }
 
   /** The bound address once listening (useful with `port: 0`). */
   get address(): AddressInfo | undefined {
-    const address = (this.server as unknown as Server | undefined)?.address();
+    const address = netServerOf(this)?.address();
     return typeof address === 'object' && address !== null ? address : undefined;
   }
 
@@ -90,20 +139,55 @@ export class HeartbeatServer extends ServerTCP {
   }
 
   /**
-   * Stops accepting (Nest's close), then says goodbye to every peer and sends FIN. The links
-   * that said goodbye are left to close when their peers answer, so this returns once the last
-   * goodbye is out and the rest of the application (its clients) says goodbye in the same
-   * moment; each link cuts a peer that does not answer within its close grace. The goodbyes go
-   * out GOODBYE_SLICE at a time, the event loop serving other sockets in between: closing
-   * 20,000 links at once blocked it for ~0.7 s (bench B5), long enough for the other links of
-   * the process to miss a beat.
+   * A graceful stop, as gRPC's: stops accepting (Nest's close), tells every managed peer it is
+   * draining (it sends nothing new and connects again, maybe to another instance), lets the
+   * requests in flight finish for up to `drainTimeoutMs`, then says goodbye to every peer and
+   * sends FIN. The links that said goodbye are left to close when their peers answer, so this
+   * returns once the last goodbye is out; each link cuts a peer that does not answer within its
+   * close grace. Drain and goodbyes go out GOODBYE_SLICE links at a time, the event loop serving
+   * other sockets in between: closing 20,000 links at once blocked it for ~0.7 s (bench B5),
+   * long enough for the other links of the process to miss a beat.
    */
-  override async close(): Promise<void> {
+  override close(): Promise<void> {
+    this.closing ??= this.stop();
+    return this.closing;
+  }
+
+  private async stop(): Promise<void> {
+    this._state = 'draining';
     super.close();
-    let said = 0;
+    await this.inSlices((link) => link.drain());
+    await this.drained();
+    this._state = 'closing';
+    await this.inSlices((link) => link.close('local'));
+    this._state = 'closed';
+  }
+
+  /**
+   * Says goodbye to each draining link as soon as it has settled (its peer acknowledged the
+   * drain, or cannot take part in one, and every reply is out), and returns when every link has
+   * and no event handler still runs, or when drainTimeoutMs has passed.
+   */
+  private async drained(): Promise<void> {
+    const clock = this.ctx.clock;
+    const deadline = clock.now() + this.drainTimeoutMs;
+    for (;;) {
+      let waiting = this.pendingEvents > 0;
+      for (const link of this.links) {
+        if (link.drainSettled) link.close('local');
+        else if (link.phase === 'draining') waiting = true;
+      }
+      const left = deadline - clock.now();
+      if (!waiting || left <= 0) return;
+      await new Promise<void>((resolve) => clock.after(Math.min(DRAIN_POLL_MS, left), resolve, true));
+    }
+  }
+
+  private async inSlices(step: (link: PeerLink) => void): Promise<void> {
+    let done = 0;
     for (const link of [...this.links]) {
-      link.sayGoodbye();
-      if (++said % GOODBYE_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      step(link);
+      if (++done % GOODBYE_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
@@ -130,7 +214,7 @@ export class HeartbeatServer extends ServerTCP {
    * peer's text, control characters included. Same verdict, escaped and cut.
    */
   override async handleEvent(pattern: string, packet: ReadPacket, context: BaseRpcContext): Promise<any> {
-    if (!this.getHandlerByPattern(pattern)) return this.logger.error(messages.noEventHandler(pattern));
+    if (!this.getHandlerByPattern(pattern)) return this.ctx.peerLog.error('no-handler', messages.noEventHandler(pattern));
     return super.handleEvent(pattern, packet, context);
   }
 
@@ -143,7 +227,32 @@ export class HeartbeatServer extends ServerTCP {
    * an ERROR with a stack. `handleError` sees only a handler's errors and the listening socket's.
    */
   override bindHandler(socket: Socket): void {
+    // After close() began (a TLS handshake that completed late), or over the handshake budget: closed at accept.
+    if (this._state !== 'listening' || this.handshaking >= this.maxPendingHandshakes) {
+      socket.destroy();
+      return;
+    }
+    this.handshaking++;
     const framed = new HeartbeatSocket(socket, this.framing);
-    this.links.add(attachLink(framed, 'inbound', this.ctx, remoteAddress(socket), this.auth));
+    this.links.add(attachLink(framed, 'inbound', this.ctx, remoteAddress(socket), this, this.auth));
   }
+
+  /** Sockets accepted that have not finished their handshake. */
+  get pendingHandshakes(): number {
+    return this.handshaking;
+  }
+
+  /** @internal LinkOwner */
+  linkOpened(): void {
+    this.handshaking--;
+  }
+
+  /** @internal LinkOwner: a link's socket closed; the server forgets it. */
+  linkClosed(link: LinkView): void {
+    if (this.links.delete(link as PeerLink) && !(link as PeerLink).wasOpened) this.handshaking--;
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host) || host === '::ffff:127.0.0.1';
 }

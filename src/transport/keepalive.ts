@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { Socket } from 'node:net';
 import NetKeepAlive from 'net-keepalive';
 import * as messages from '../common/heartbeat.messages.js';
-import type { ResolvedHeartbeatOptions } from '../options/resolve-options.js';
+import type { ResolvedHeartbeatOptions } from '../options/resolved-options.js';
 
 type KeepAlive = ResolvedHeartbeatOptions['keepAlive'];
 const logger = new Logger('HeartbeatKeepAlive');

@@ -1,5 +1,5 @@
 import * as messages from '../common/heartbeat.messages.js';
-import type { ResolvedClientOptions } from '../interfaces/heartbeat-options.interface.js';
+import type { ResolvedClientOptions } from '../options/resolved-options.js';
 import { loggedByLink } from '../link/logged-causes.js';
 
 export interface LogLine {

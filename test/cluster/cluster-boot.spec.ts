@@ -9,7 +9,7 @@ import { Test } from '@nestjs/testing';
 import { firstValueFrom, filter, timeout } from 'rxjs';
 import { HeartbeatModule, PresenceService, type ClusterStatus } from '../../src/index.js';
 import { RedisServer } from './support/redis-server.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../lab/ports.js';
 
 class Captured implements LoggerService {
   readonly lines: Array<{ level: string; message: string; context?: string }> = [];

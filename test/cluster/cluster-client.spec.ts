@@ -25,7 +25,7 @@ it('uses the given client, duplicates it once for reads, closes only the duplica
     imports: [HeartbeatModule.forRoot({ nodeId: 'solo', cluster: { redis: mine, namespace: 'own', leaseTtlMs: 1000, renewIntervalMs: 200 } })],
   }).compile();
   const app = await ref.init();
-  const cluster = app.get(PresenceService).cluster;
+  const cluster = app.get(PresenceService).cluster!;
   const statuses: ClusterStatus[] = [];
   cluster.status$.subscribe((s) => statuses.push(s));
   expect(statuses).toEqual(['connected']);

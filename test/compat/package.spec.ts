@@ -30,10 +30,35 @@ describe('the packed package', () => {
 
   afterAll(() => cleanUp());
 
-  test('ships dist/, the sources its maps point at, docs and the README: no tests, benchmarks or demo', () => {
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts', 'dist/health/index.js', 'src/index.ts']));
+  test('ships dist/, the sources its maps point at, docs, the README, the LICENSE and what the docs link to: no tests, benchmark code or demo', () => {
+    expect(files).toEqual(expect.arrayContaining([
+      'package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/health/index.js', 'src/index.ts',
+      'examples/server.ts', 'examples/tsconfig.json', 'bench/RESULTS.md',
+    ]));
     const top = new Set(files.map((f) => f.split('/')[0]));
-    expect([...top].sort()).toEqual(['README.md', 'dist', 'docs', 'package.json', 'src']);
+    expect([...top].sort()).toEqual(['LICENSE', 'README.md', 'bench', 'dist', 'docs', 'examples', 'package.json', 'src']);
+    // Of bench/ only the result pages; of examples/ only the programs and their tsconfig (no build output).
+    expect(files.filter((f) => f.startsWith('bench/') && !/^bench\/(RESULTS\.md|analysis\/[^/]+\.md)$/.test(f))).toEqual([]);
+    expect(files.filter((f) => f.startsWith('examples/') && !/^examples\/([^/]+\.ts|tsconfig\.json)$/.test(f))).toEqual([]);
+  });
+
+  test('every relative link of README.md and docs/*.md leads to a file of the installed package', async () => {
+    const pages = files.filter((f) => f === 'README.md' || /^docs\/[^/]+\.md$/.test(f));
+    expect(pages.length).toBeGreaterThanOrEqual(5);
+    const broken: string[] = [];
+    let links = 0;
+    for (const page of pages) {
+      const text = await readFile(join(pkg, page), 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        if (/^[a-z]+:/i.test(target)) continue; // absolute URL
+        links++;
+        const path = relative(pkg, resolve(pkg, dirname(page), target));
+        // A file, or a directory the package holds files under (`examples/`).
+        if (!files.includes(path) && !files.some((f) => f.startsWith(`${path.replace(/\/$/, '')}/`))) broken.push(`${page} -> ${target}`);
+      }
+    }
+    expect(links).toBeGreaterThan(20);
+    expect(broken).toEqual([]);
   });
 
   test('every source map (.js.map and .d.ts.map) points at a source file the package contains', async () => {

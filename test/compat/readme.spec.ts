@@ -1,6 +1,6 @@
 /**
- * The README's examples are the files in examples/ (which apps.spec.ts compiles and runs), and
- * its relative links lead somewhere.
+ * The examples shown in the README and docs/ are the files in examples/ (which apps.spec.ts
+ * compiles and runs), and their relative links lead somewhere.
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
@@ -12,9 +12,10 @@ function fileBlocks(markdown: string): Array<{ path: string; body: string }> {
   return [...markdown.matchAll(/<!-- (examples\/[^ ]+) -->\n```\w*\n([\s\S]*?)```/g)].map((m) => ({ path: m[1], body: m[2] }));
 }
 
-test('every file block of the README is the file in examples/, verbatim, and every example is shown', async () => {
-  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
-  const blocks = fileBlocks(readme);
+test('every file block of the README and docs/*.md is the file in examples/, verbatim, and every example is shown', async () => {
+  const pages = ['README.md', ...(await readdir(join(ROOT, 'docs'))).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const blocks: Array<{ path: string; body: string }> = [];
+  for (const page of pages) blocks.push(...fileBlocks(await readFile(join(ROOT, page), 'utf8')));
   for (const { path, body } of blocks) {
     expect({ path, body }).toEqual({ path, body: await readFile(join(ROOT, path), 'utf8') });
   }

@@ -9,7 +9,7 @@ import { jest } from '@jest/globals';
 const realCrypto = await import('node:crypto');
 const timingSafeEqual = jest.fn(realCrypto.timingSafeEqual);
 jest.unstable_mockModule('node:crypto', () => ({ ...realCrypto, default: realCrypto, timingSafeEqual }));
-const { tokenMatches } = await import('../../src/link/auth-token.js');
+const { tokenMatches } = await import('../../src/link/authenticator.js');
 
 beforeEach(() => timingSafeEqual.mockClear());
 

@@ -1,4 +1,4 @@
-import { freePort } from './ports.js';
+import { freePort } from '../../lab/ports.js';
 import { Controller, Module, type INestApplicationContext, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Ctx, EventPattern, MessagePattern, type TcpContext } from '@nestjs/microservices';

@@ -37,6 +37,11 @@ export class PeerProcess {
     return this.proc.child;
   }
 
+  /** The log lines (stderr, non-JSON stdout) kept so far. */
+  get logs(): string[] {
+    return this.proc.logs;
+  }
+
   /** Every JSON line printed so far. */
   get lines(): PeerLine[] {
     return this.proc.messages;

@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
+import type { PeerCertificate } from 'node:tls';
 import { VirtualTimeScheduler } from 'rxjs';
 import { HeartbeatTicker } from '../../src/detector/heartbeat-ticker.js';
 import { resolveHeartbeatOptions } from '../../src/options/resolve-options.js';
-import { createLinkContext, type LinkContext } from '../../src/link/link-context.js';
+import { createLinkContext, type LinkContext, type LinkOwner } from '../../src/link/link-context.js';
 import type { HeartbeatModuleOptions } from '../../src/interfaces/heartbeat-options.interface.js';
 import type { PresenceEvent } from '../../src/interfaces/presence.interface.js';
 import { PeerLink, type LinkAuth } from '../../src/link/peer-link.js';
@@ -39,6 +40,7 @@ export class MemoryTransport implements LinkTransport {
   readonly sent: Array<{ at: number; frame: ControlFrame }> = [];
   lastSentAt: number;
   writableLength = 0;
+  pendingRequests = 0;
   ended = false;
   destroyed = false;
 
@@ -60,15 +62,35 @@ export class MemoryTransport implements LinkTransport {
     this.destroyed = true;
   }
 
+  frameLimit = 64 * 1024;
+  certificate: PeerCertificate | undefined;
+
+  peerCertificate(): PeerCertificate | undefined {
+    return this.certificate;
+  }
+
+  setFrameLimit(bytes: number): void {
+    this.frameLimit = bytes;
+  }
+
   kinds(): string[] {
     return this.sent.map((s) => s.frame.$hb);
   }
 }
 
+/** Records what a link tells its owner (the server or client). */
+export class RecordingOwner implements LinkOwner {
+  readonly told: string[] = [];
+  linkConnected(): void { this.told.push('connected'); }
+  linkOpened(): void { this.told.push('opened'); }
+  linkDraining(): void { this.told.push('draining'); }
+  linkClosed(): void { this.told.push('closed'); }
+}
+
 export function virtualWorld(options: HeartbeatModuleOptions = {}) {
   const clock = new VirtualClock();
   const resolved = resolveHeartbeatOptions({ nodeId: 'local', ...options });
-  const ticker = new HeartbeatTicker(resolved, clock.scheduler);
+  const ticker = new HeartbeatTicker(resolved.heartbeat.rule, clock.scheduler);
   const table = new PeerTable(ticker, resolved);
   const presence = new PresenceService(table);
   const logger = new Logger('test');
@@ -81,10 +103,12 @@ export function virtualWorld(options: HeartbeatModuleOptions = {}) {
   /** A link on a memory transport, whose other side we script frame by frame. */
   function scripted(direction: 'inbound' | 'outbound', address: string, auth: LinkAuth) {
     const transport = new MemoryTransport(() => clock.now);
-    const link = new PeerLink(direction, address, transport, ctx, auth);
+    const owner = new RecordingOwner();
+    const link = new PeerLink(direction, address, transport, ctx, owner, auth);
     return {
       link,
       transport,
+      owner,
       receive(frame: Record<string, unknown>): boolean {
         return link.onFrame(frame, JSON.stringify(frame).length);
       },
@@ -128,7 +152,7 @@ export function virtualWorld(options: HeartbeatModuleOptions = {}) {
 /** A scripted inbound peer on a real (module-provided) detector and presence table. */
 export function scriptedPeer(ctx: LinkContext, id: string, meta: Record<string, string> = {}) {
   const transport = new MemoryTransport(() => ctx.clock.now());
-  const link = new PeerLink('inbound', '127.0.0.1:1', transport, ctx);
+  const link = new PeerLink('inbound', '127.0.0.1:1', transport, ctx, new RecordingOwner());
   link.onFrame({ $hb: 'hello', v: 1, id, meta }, 0);
   return { link, transport };
 }

@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import { Injectable, Logger } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { Subject } from 'rxjs';
-import { ClusterPresenceService } from '../../src/cluster/cluster-presence.service.js';
+import { CLUSTER_PRESENCE } from '../../src/common/heartbeat.constants.js';
 import {
   HeartbeatModule, OnClusterPeerJoined, OnClusterPeerLeft, OnClusterPeerLost, OnPeerJoined, OnReplicaLost, PresenceService,
   type ClusterPresenceEvent, type ReplicaLostEvent,
@@ -34,14 +34,10 @@ describe('@OnClusterPeer* and @OnReplicaLost', () => {
     const ref = await Test.createTestingModule({
       imports: [HeartbeatModule.forRoot({ nodeId: 'local' })],
       providers: [Handlers],
-    }).overrideProvider(ClusterPresenceService).useFactory({
-      inject: [PresenceService],
+    })
       // A stand-in with the streams the explorer reads: no Redis in a unit test.
-      factory: (presence: PresenceService) => {
-        (presence as unknown as { cluster: object }).cluster = { events$: events, replicaLost$: replicaLost };
-        return null;
-      },
-    }).compile();
+      .overrideProvider(CLUSTER_PRESENCE).useValue({ events$: events, replicaLost$: replicaLost })
+      .compile();
     const app = await ref.init();
     events.next({ type: 'joined', peer: peer('a'), at: 1 });
     events.next({ type: 'joined', peer: peer('b', { service: 'billing' }), at: 2 });

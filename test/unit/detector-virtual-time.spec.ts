@@ -1,3 +1,4 @@
+import { Authenticator } from '../../src/link/authenticator.js';
 import { virtualWorld } from '../support/virtual-peer.js';
 
 /** Every transition of the peer state machine, driven on virtual time (interval 1000, missedBeats 3). */
@@ -155,9 +156,12 @@ describe('failure detector on virtual time', () => {
 
   it('refuses a wrong token with a reject frame, closes as auth-failed, and no peer joins', () => {
     const world = virtualWorld();
-    const peer = world.inbound({ expect: 's3cret' });
+    const peer = world.inbound({ authenticator: new Authenticator({ mode: 'shared', authToken: 's3cret', certificate: false }) });
     expect(peer.hello('intruder', { token: 'guess' })).toBe(false);
     expect(peer.transport.sent[0].frame).toMatchObject({ $hb: 'reject', reason: 'auth-failed' });
+    // The reject goes out before FIN, and the socket is destroyed within the grace whatever the peer does.
+    expect(peer.transport.ended).toBe(true);
+    world.clock.advance(200);
     expect(peer.transport.destroyed).toBe(true);
     expect(peer.link.cause).toBe('auth-failed');
     expect(world.events).toEqual([]);
@@ -165,7 +169,7 @@ describe('failure detector on virtual time', () => {
 
   it('refuses data before the handshake when a token is required', () => {
     const world = virtualWorld();
-    const peer = world.inbound({ expect: 's3cret' });
+    const peer = world.inbound({ authenticator: new Authenticator({ mode: 'shared', authToken: 's3cret', certificate: false }) });
     expect(peer.receive({ pattern: 'echo', data: 1 })).toBe(false); // never reaches a handler
     expect(peer.link.cause).toBe('auth-failed');
   });
@@ -214,7 +218,7 @@ describe('failure detector on virtual time', () => {
 
     it('bye (or anything but hello) before the handshake on a server with a token is a protocol error, closed at once', () => {
       const world = virtualWorld();
-      const peer = world.inbound({ expect: 's3cret' });
+      const peer = world.inbound({ authenticator: new Authenticator({ mode: 'shared', authToken: 's3cret', certificate: false }) });
       peer.receive({ $hb: 'bye' });
       expect(peer.transport.destroyed).toBe(true);
       expect(peer.link.cause).toBe('protocol-error');
@@ -438,8 +442,21 @@ describe('failure detector on virtual time', () => {
         expect(honest.link.cause).toBeUndefined();
       });
 
+      it('a client refuses a floor beyond its own lost threshold: detection could not work on that link', () => {
+        const world = virtualWorld({ heartbeat: { intervalMs: 20 } }); // lost after 3 × 20 + 10 = 70 ms of silence
+        const a = world.outbound();
+        a.welcome('server-1', { minPing: 100 });
+        expect(a.link.phase).toBe('closing');
+        expect(a.link.cause).toBe('protocol-error');
+        expect(a.link.refusal?.message).toMatch(/no faster than every 100 ms, beyond this link's lost threshold \(70 ms\)/);
+        expect(world.events).toEqual([]);
+        const rogue = world.outbound();
+        rogue.welcome('server-1', { minPing: 2 ** 31 - 1 }); // "never ping": would switch detection off
+        expect(rogue.link.cause).toBe('protocol-error');
+      });
+
       it('a client configured faster adopts the server floor on that link and warns once', () => {
-        const world = virtualWorld({ heartbeat: { intervalMs: 20 } });
+        const world = virtualWorld({ heartbeat: { intervalMs: 40 } }); // lost after 130 ms: a 100 ms floor still detects
         const a = world.outbound();
         a.welcome('server-1', { minPing: 100 });
         const b = world.outbound();

@@ -5,10 +5,17 @@ describe('options: defaults and validation', () => {
   it('fills every documented default', () => {
     const o = resolveHeartbeatOptions({ server: {}, clients: [{ name: 'A' }] });
     expect(o.nodeId).toMatch(/^.+-\d+-[0-9a-f]{6}$/);
-    expect(o.heartbeat).toEqual({ intervalMs: 1000, missedBeats: 3, suspectAfterBeats: 1, resumeWindowMs: 0 });
+    expect(o.heartbeat).toEqual({
+      intervalMs: 1000, missedBeats: 3, suspectAfterBeats: 1, resumeWindowMs: 0,
+      rule: { suspectAfterMs: 1500, lostAfterMs: 3500, pingAfterMs: 1000, tickMs: 100 },
+    });
     expect(o.incarnation).toMatch(/^[0-9a-f]{16}$/);
     expect(o.keepAlive).toEqual({ enabled: true, idleMs: 5000, intervalMs: 1000, probes: 4, userTimeoutMs: 9000, noDelay: true });
-    expect(o.server).toEqual({ host: '127.0.0.1', port: 3000, tlsOptions: undefined, authToken: undefined, minPingIntervalMs: 100 });
+    expect(o.server).toEqual({
+      host: '127.0.0.1', port: 3000, tlsOptions: undefined, identity: { mode: 'none', certificate: false },
+      minPingIntervalMs: 100, drainTimeoutMs: 5000, maxConnections: 100_000, maxPendingHandshakes: 1000,
+    });
+    expect(o.presence).toEqual({ retainMs: 60_000, maxRetained: 10_000, maxLinksPerPeer: 8 });
     expect(o.limits).toEqual({ maxFrameBytes: 4 * 1024 * 1024, handshakeTimeoutMs: 10_000 });
     expect(o.clients[0]).toMatchObject({ name: 'A', host: '127.0.0.1', port: 3000, waitForReadyMs: 0, reconnect: { initialDelayMs: 200, maxDelayMs: 5000, factor: 2, jitter: 0.2 } });
   });
@@ -63,7 +70,30 @@ describe('options: defaults and validation', () => {
     ['empty nodeId', { nodeId: '' }, /"nodeId" must be a non-empty string/],
     ['noDelay not a boolean', { keepAlive: { noDelay: 'yes' as never } }, /"keepAlive\.noDelay" must be a boolean/],
     ['tiny maxFrameBytes', { server: { maxFrameBytes: 10 } }, /"server\.maxFrameBytes"/],
+    ['a misspelt key (case)', { heartbeat: { intervalMS: 500 } } as never, /unknown option "heartbeat\.intervalMS" \(did you mean "heartbeat\.intervalMs"\?\)/],
+    ['a misspelt key (typo)', { server: { handshakeTimoutMs: 500 } } as never, /unknown option "server\.handshakeTimoutMs" \(did you mean "server\.handshakeTimeoutMs"\?\)/],
+    ['a misspelt top-level key', { heartBeat: {} } as never, /unknown option "heartBeat" \(did you mean "heartbeat"\?\)/],
+    ['a key far from any known one', { keepAlive: { frobnicate: 1 } } as never, /unknown option "keepAlive\.frobnicate"$/],
+    ['a misspelt key in a client entry', { clients: [{ name: 'A', reconect: {} }] } as never, /unknown option "clients\[0\]\.reconect" \(did you mean "clients\[0\]\.reconnect"\?\)/],
+    ['a misspelt key under reconnect', { clients: [{ name: 'A', reconnect: { maxDelay: 1 } }] } as never, /unknown option "clients\[0\]\.reconnect\.maxDelay" \(did you mean "clients\[0\]\.reconnect\.maxDelayMs"\?\)/],
+    ['a misspelt cluster key', { cluster: { redis: 'redis://x', leaseTTLMs: 5 } } as never, /unknown option "cluster\.leaseTTLMs" \(did you mean "cluster\.leaseTtlMs"\?\)/],
+    ['authToken with authTokens', { server: { authToken: 'x', authTokens: { a: 'y' } } }, /"server\.authTokens" cannot be given together with server\.authToken/],
+    ['authTokens with authenticate', { server: { authTokens: { a: 'y' }, authenticate: () => true } }, /"server\.authenticate" cannot be given together with server\.authTokens/],
+    ['identityFromCertificate without TLS client certificates', { server: { identityFromCertificate: true } }, /"server\.identityFromCertificate" needs server\.tlsOptions with requestCert: true/],
+    ['an authTokens entry that is not a token', { server: { authTokens: { a: '' } } }, /"server\.authTokens\["a"\]" must be a non-empty string/],
+    ['an authTokens key that is not a nodeId', { server: { authTokens: { 'a\nb': 't' } } }, /"server\.authTokens\["a\nb"\]" key: the nodeId must contain printable characters only/],
+    ['an expectNodeId that is not a nodeId', { clients: [{ name: 'A', expectNodeId: '' }] }, /"clients\[0\]\.expectNodeId" must be a non-empty string/],
+    ['maxPendingHandshakes 0', { server: { maxPendingHandshakes: 0 } }, /"server\.maxPendingHandshakes" must be an integer >= 1/],
+    ['negative presence.retainMs', { presence: { retainMs: -1 } }, /"presence\.retainMs"/],
+    ['a misspelt presence key', { presence: { maxRetain: 5 } } as never, /unknown option "presence\.maxRetain" \(did you mean "presence\.maxRetained"\?\)/],
+    ['a port string that is not a number', { server: { port: '40a0' } } as never, /"server\.port" must be an integer from 0 to 65535/],
   ])('rejects %s, naming the option', (_what, options, message) => {
     expect(() => resolveHeartbeatOptions(options)).toThrow(message);
+  });
+
+  it('takes ports given as strings of digits (environment variables, config services)', () => {
+    const o = resolveHeartbeatOptions({ server: { port: '4000' as never }, clients: [{ name: 'A', port: '4001' as never }] });
+    expect(o.server?.port).toBe(4000);
+    expect(o.clients[0].port).toBe(4001);
   });
 });

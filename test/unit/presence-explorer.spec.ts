@@ -29,6 +29,9 @@ class Faulty {
   @OnPeerJoined() throws() { throw new Error('sync boom'); }
   @OnPeerJoined() async rejects() { throw new Error('async boom'); }
   @OnPeerJoined(() => { throw new Error('filter boom'); }) badFilter() { calls.push('never'); }
+  @OnPeerJoined() throwsSymbol() { throw Symbol('sym boom'); }
+  @OnPeerJoined() async rejectsBare() { throw Object.assign(Object.create(null), { code: 7 }); }
+  @OnPeerJoined() throwsString() { throw 'a string'; }
 }
 
 let release!: () => void;
@@ -65,7 +68,11 @@ describe('@OnPeer* handlers', () => {
     jest.spyOn(Logger.prototype, 'error').mockImplementation((m: unknown) => void errors.push(String(m)));
     jest.spyOn(Logger.prototype, 'warn').mockImplementation((m: unknown) => void warnings.push(String(m)));
   });
-  afterEach(() => jest.restoreAllMocks());
+  const afterTest: Array<() => void> = [];
+  afterEach(() => {
+    jest.restoreAllMocks();
+    for (const undo of afterTest.splice(0)) undo();
+  });
 
   it('fires each matching handler, for every filter form, stacking decorators', async () => {
     const { app, join } = await setup();
@@ -95,6 +102,10 @@ describe('@OnPeer* handlers', () => {
   });
 
   it('a handler that throws or rejects is logged with class and method, and isolates nothing else', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    afterTest.push(() => process.off('unhandledRejection', onUnhandled));
     const { app, join } = await setup();
     join('p1');
     await new Promise((r) => setImmediate(r));
@@ -103,6 +114,11 @@ describe('@OnPeer* handlers', () => {
     expect(errors.join('\n')).toMatch(/Faulty\.throws failed on "joined": sync boom/);
     expect(errors.join('\n')).toMatch(/Faulty\.rejects failed on "joined": async boom/);
     expect(errors.join('\n')).toMatch(/Faulty\.badFilter failed on "joined": filter boom/);
+    // Anything may be thrown: a Symbol, an object without a prototype, a string. None ends the process.
+    expect(errors.join('\n')).toMatch(/Faulty\.throwsSymbol failed on "joined": Symbol\(sym boom\)/);
+    expect(errors.join('\n')).toMatch(/Faulty\.rejectsBare failed on "joined": \[object Object\]/);
+    expect(errors.join('\n')).toMatch(/Faulty\.throwsString failed on "joined": a string/);
+    expect(unhandled).toEqual([]);
     // detection goes on: the next event is delivered
     join('p2');
     await new Promise((r) => setImmediate(r));

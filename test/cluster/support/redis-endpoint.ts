@@ -1,5 +1,5 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { freePort } from '../../support/ports.js';
+import { freePort } from '../../../lab/ports.js';
 
 /**
  * One address for "the Redis primary", as a managed Redis gives (a DNS name or a virtual IP that

@@ -1,4 +1,4 @@
-import { freePort } from '../../support/ports.js';
+import { freePort } from '../../../lab/ports.js';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,4 +1,4 @@
-import { freePort } from '../../support/ports.js';
+import { freePort } from '../../../lab/ports.js';
 /**
  * Pack once, install into a fixture app: the one helper behind every compat and example test.
  *
@@ -72,9 +72,11 @@ async function listFiles(dir: string): Promise<string[]> {
 async function packageHash(): Promise<string> {
   const hash = createHash('sha256');
   const files = [
-    ...['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md'].map((f) => join(ROOT, f)),
+    ...['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'bench/RESULTS.md'].map((f) => join(ROOT, f)),
     ...(await listFiles(join(ROOT, 'src'))),
     ...(await listFiles(join(ROOT, 'docs'))),
+    ...(await listFiles(join(ROOT, 'bench', 'analysis'))),
+    ...(await listFiles(EXAMPLES)),
   ];
   for (const file of files) hash.update(relative(ROOT, file)).update('\0').update(await readFile(file)).update('\0');
   return hash.digest('hex').slice(0, 16);
@@ -117,14 +119,27 @@ export async function cleanUp(): Promise<void> {
 export class FixtureApp {
   constructor(readonly name: string, readonly dir: string, readonly installMs: number) {}
 
-  /** `tsc -p` the app (TypeScript from this repo: the fixture need not download it). */
-  compile(): Promise<ExecResult> {
-    return exec(process.execPath, [TSC, '-p', this.dir], { cwd: this.dir });
+  /**
+   * `tsc -p` the app with its own TypeScript when it has one (`typescript`, or an npm alias of it
+   * such as `typescript-7`), else with this repo's (the fixture then need not download one).
+   */
+  async compile(typescript = 'typescript', outDir?: string): Promise<ExecResult & { version: string }> {
+    const own = join(this.dir, 'node_modules', typescript, 'bin', 'tsc');
+    const tsc = (await exists(own)) ? own : TSC;
+    const { stdout: version } = await exec(process.execPath, [tsc, '--version'], { cwd: this.dir });
+    const result = await exec(process.execPath, [tsc, '-p', this.dir, ...(outDir ? ['--outDir', join(this.dir, outDir)] : [])], { cwd: this.dir });
+    return { ...result, version: version.trim().replace(/^Version /, '') };
   }
 
-  /** Starts `dist/<program>.js`. */
-  start(program: string, env: Record<string, string> = {}): Program {
-    return new Program(program, [join(this.dir, 'dist', `${program}.js`)], this.dir, env);
+  /** The TypeScripts the app compiles with: `typescript` (its own, or this repo's), then its `typescript-<n>` aliases. */
+  async typescripts(): Promise<string[]> {
+    const { devDependencies = {} } = JSON.parse(await readFile(join(this.dir, 'package.json'), 'utf8'));
+    return ['typescript', ...Object.keys(devDependencies).filter((d) => /^typescript-\d+$/.test(d)).sort()];
+  }
+
+  /** Starts `<outDir>/<program>.js` (default `dist`). */
+  start(program: string, env: Record<string, string> = {}, outDir = 'dist'): Program {
+    return new Program(program, [join(this.dir, outDir, `${program}.js`)], this.dir, env);
   }
 
   /** Runs a command in the app dir. */
