@@ -54,7 +54,7 @@ it('peers$ (replayed), replicas$, events$, replicaLost$, get() and isAlive() of 
     const lost = await firstValueFrom(cluster.events$.pipe(filter((e) => e.type === 'lost'), timeout(LEASE_TTL_MS + RENEW_INTERVAL_MS + 3000)));
     expect(lost).toMatchObject({ type: 'lost', reason: 'replica-lost', replicaId: a.id, peer: { id: 'only-a', status: 'lost' } });
     expect(lost.at - killedAt).toBeLessThanOrEqual(LEASE_TTL_MS + RENEW_INTERVAL_MS + 600);
-    await sleep(LEASE_TTL_MS);
+    await sleep(LEASE_TTL_MS / 2); // a second reaper's duplicate would come now
     expect(events.filter((e) => e.at >= killedAt).map((e) => `${e.type} ${e.peer.id}`)).toEqual(['lost only-a']);
     expect(lostReplicas).toEqual([expect.objectContaining({ type: 'replica-lost', replica: expect.objectContaining({ id: a.id }), peerIds: expect.arrayContaining(['shared', 'only-a']) })]);
     expect(cluster.isAlive('shared')).toBe(true);

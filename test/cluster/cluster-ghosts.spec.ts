@@ -47,8 +47,8 @@ it('FLUSHALL under running replicas: both come back as new incarnations, the old
 it('a reader stalled past the stream cap notices the gap while connected and resynchronises: the change it missed is not lost', async () => {
   const namespace = rig.ns();
   const tag = `{${namespace}}`;
-  // A longer lease, so B stays a member while its process is stopped.
-  const cluster = { leaseTtlMs: 4000, renewIntervalMs: 500 };
+  // A longer lease, so B stays a member while its process is stopped (well under a second).
+  const cluster = { leaseTtlMs: 2500, renewIntervalMs: 500 };
   const [a, b] = await startReplicas(rig.redis.url, namespace, ['A', 'B'], { cluster });
   await connectPeers(rig.swarm, a, ['keep', 'gone']);
   await Promise.all(['keep', 'gone'].map((id) => waitCluster(b, 'joined', id)));

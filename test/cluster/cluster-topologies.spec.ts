@@ -13,9 +13,9 @@ import { RedisServer } from './support/redis-server.js';
 import { RedisClusterSet, SentinelSet } from './support/redis-topologies.js';
 import { clusterEvents, connectPeers, sleep, startReplicas, startSwarm, view, waitCluster, type Replica } from './support/rig.js';
 
-/** Longer than either failover here (a few seconds), so neither may cost a lease. */
-const cluster = { leaseTtlMs: 5000, renewIntervalMs: 500 };
-const SLACK_MS = 1000;
+/** Longer than either failover here (2-3 s), so neither may cost a lease. */
+const cluster = { leaseTtlMs: 4000, renewIntervalMs: 400 };
+const SLACK_MS = 800;
 
 let swarm: LineProcess;
 beforeEach(async () => {
@@ -44,7 +44,8 @@ async function survivesFailover(a: Replica, b: Replica, failover: () => Promise<
   }
   await connectPeers(swarm, a, ['a-2']);
   await waitCluster(b, 'joined', 'a-2', startedAt, 10_000);
-  await sleep(cluster.leaseTtlMs + cluster.renewIntervalMs + SLACK_MS);
+  // A lease lost in the failover would be reaped within leaseTtlMs + renewIntervalMs of its start.
+  await sleep(startedAt + cluster.leaseTtlMs + cluster.renewIntervalMs + SLACK_MS - Date.now());
   for (const r of [a, b]) {
     expect(clusterEvents(r, 'lost', startedAt)).toEqual([]);
     expect(r.proc.select((l) => l.evt === 'replica-lost')).toEqual([]);

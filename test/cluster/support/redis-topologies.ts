@@ -29,6 +29,11 @@ export class RedisClusterSet {
       { encoding: 'utf8', timeout: 30_000 });
     if (r.status !== 0) throw new Error(`redis-cli --cluster create failed: ${r.stdout}\n${r.stderr}`);
     await until('cluster_state:ok on every node', () => nodes.every((n) => n.cli('CLUSTER', 'INFO').includes('cluster_state:ok')), 20_000);
+    // A replica that has not finished its first sync does not fail over (its data counts as too old).
+    await until('every replica in sync with its master', () => nodes.every((n) => {
+      const replication = n.cli('INFO', 'replication');
+      return replication.includes('role:master') || replication.includes('master_link_status:up');
+    }), 30_000);
     return set;
   }
 
