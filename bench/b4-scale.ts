@@ -13,10 +13,14 @@
  *     peers, over the 100,000 peers of the view), CPU per second idle and per change under churn;
  *   - propagation: probe peers join on replica 0; latency until each of the other 9 emits `joined`,
  *     idle and while every replica churns 100 changes a second (1,000 a second in all);
+ *   - a replica joining the full cluster: time until its view holds every peer, and how long its
+ *     snapshot (one Lua script reading every table) held Redis (SLOWLOG), with the longest PING
+ *     round trip another client saw meanwhile;
  *   - reap: a replica holding 10,000 peers is SIGKILLed; time until each other replica has reported
  *     every one of them lost (`replica-lost`), against leaseTtlMs + renewIntervalMs.
  * Everything shares 2 cores here (12 processes): the figures are an upper bound of what each costs.
  */
+import { Redis } from 'ioredis';
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
@@ -84,6 +88,45 @@ async function probe(replicas: Child[], tag: string, count: number): Promise<num
   return samples;
 }
 
+/** Pings Redis back to back until stopped; resolves with the longest round trip (ms). */
+function longestPing(url: string): { stop: () => Promise<number> } {
+  const client = new Redis(url);
+  let running = true;
+  let longest = 0;
+  const loop = (async () => {
+    while (running) {
+      const t = performance.now();
+      await client.ping();
+      longest = Math.max(longest, performance.now() - t);
+      await sleep(2);
+    }
+  })();
+  return { stop: async () => { running = false; await loop; client.disconnect(); return longest; } };
+}
+
+/** A replica joins the full cluster: until its view holds all peers; its snapshot's time in Redis (SLOWLOG); the longest PING meanwhile. */
+async function measureJoin(redis: RedisServer): Promise<B4ScaleResult['join']> {
+  redis.cli('CONFIG', 'SET', 'slowlog-log-slower-than', '1000');
+  redis.cli('SLOWLOG', 'RESET');
+  const pings = longestPing(redis.url);
+  const t0 = Date.now();
+  const joiner = startReplica(redis, 'joiner');
+  await joiner.ready(120_000);
+  const readyMs = Date.now() - t0;
+  await converge([joiner], TOTAL);
+  const fullViewMs = Date.now() - t0;
+  const longestPingMs = await pings.stop();
+  // SLOWLOG GET: [id, time, duration µs, [command, args…], …]; the snapshot is the slowest EVALSHA/EVAL.
+  const slow = redis.cli('SLOWLOG', 'GET', '128').split('\n');
+  let snapshotUs = 0;
+  for (let i = 0; i + 3 < slow.length; i++) {
+    if (/^(evalsha|eval)$/i.test(slow[i + 3]) && /^\d+$/.test(slow[i + 2])) snapshotUs = Math.max(snapshotUs, Number(slow[i + 2]));
+  }
+  redis.cli('CONFIG', 'SET', 'slowlog-log-slower-than', '10000');
+  await joiner.stop();
+  return { readyMs, fullViewMs, snapshotMs: snapshotUs / 1000, longestPingMs };
+}
+
 export async function runB4Scale(): Promise<B4ScaleResult> {
   const started = Date.now();
   const machine = machineInfo();
@@ -105,6 +148,8 @@ export async function runB4Scale(): Promise<B4ScaleResult> {
     const heapAfter = (await heaps(replicas)).map((h) => h.heapUsed as number);
     const heapPerPeer = spread(heapAfter.map((h, i) => (h - heapBefore[i]) / TOTAL));
     log(`B4 scale: ${REPLICAS} × ${PER_REPLICA} converged in ${convergeMs} ms; Redis ${(memoryBytes / TOTAL).toFixed(0)} B/peer; replica heap ${heapPerPeer.median.toFixed(0)} B/peer of the view`);
+    const join = await measureJoin(redis);
+    log(`B4 scale join: ready ${join.readyMs} ms, full view ${join.fullViewMs} ms after start; snapshot held Redis ${join.snapshotMs.toFixed(1)} ms; longest PING ${join.longestPingMs.toFixed(1)} ms`);
 
     // Idle.
     redis.cli('CONFIG', 'RESETSTAT');
@@ -179,7 +224,7 @@ export async function runB4Scale(): Promise<B4ScaleResult> {
       machine, loadAverageAtEnd: loadavg().map((x) => Math.round(x * 100) / 100), durationMs: Date.now() - started,
       config: { replicas: REPLICAS, peersPerReplica: PER_REPLICA, leaseTtlMs: LEASE_TTL_MS, renewIntervalMs: RENEW_INTERVAL_MS, quick: QUICK, churnPerSecondPerReplica: CHURN_PER_SECOND, probes: PROBES },
       convergeMs, redisMemoryBytes: memoryBytes, redisBytesPerPeer: memoryBytes / TOTAL, keys, redisBytesPerPeerAfterChurn: memoryAfterChurn / TOTAL,
-      replicaHeapBytesPerPeer: heapPerPeer,
+      replicaHeapBytesPerPeer: heapPerPeer, join,
       idle: { ...idle, redisCpuFraction: idleRedisCpu, replicaCpuFraction: idleReplicaCpu, netBytesPerSecond: idleNet }, latencyIdle,
       churn: { ...churn, ...churnCost }, latencyChurn, reap,
     };

@@ -251,6 +251,7 @@ function b4ScaleSection(r: B4ScaleResult): string {
   out.push(`| convergence (all views hold all peers) | ${fmt(r.convergeMs)} ms |`);
   out.push(`| Redis memory per peer | ${fmt(r.redisBytesPerPeer)} B (hashes ${fmt(r.keys.hashesBytes / total)} B, stream ${fmt(r.keys.streamBytes / total)} B in ${fmt(r.keys.streamEntries)} entries); after churn ${fmt(r.redisBytesPerPeerAfterChurn)} B |`);
   out.push(`| replica heap per peer of the merged view | ${spread(r.replicaHeapBytesPerPeer, (v) => `${fmt(v)} B`)} |`);
+  out.push(`| a replica joins the full cluster | ready ${fmt(r.join.readyMs)} ms and full view ${fmt(r.join.fullViewMs)} ms after its process started; its snapshot held Redis ${fmt(r.join.snapshotMs, 1)} ms (SLOWLOG); longest PING meanwhile ${fmt(r.join.longestPingMs, 1)} ms |`);
   out.push(`| idle: commands | ${fmt(r.idle.perReplicaClient, 2)}/s per replica sent, ${fmt(r.idle.totalPerSecond, 1)}/s in Redis in all (scripts' inner commands included) |`);
   out.push(`| idle: CPU | Redis ${pct(r.idle.redisCpuFraction)} of a core; each replica ${spread(r.idle.replicaCpuFraction, pct)} |`);
   out.push(`| idle: propagation p50 / p99 / max | ${fmt(r.latencyIdle.p50, 1)} / ${fmt(r.latencyIdle.p99, 1)} / ${fmt(r.latencyIdle.max, 1)} ms (n ${r.latencyIdle.n}) |`);

@@ -187,6 +187,8 @@ export interface B4ScaleResult {
   keys: { hashesBytes: number; streamBytes: number; streamEntries: number };
   /** Heap of one replica's merged view, per peer of the view (every replica holds all of them). */
   replicaHeapBytesPerPeer: Spread;
+  /** A replica joining the full cluster: process start to ready and to a full view; its snapshot's time in Redis; the longest PING meanwhile. */
+  join: { readyMs: number; fullViewMs: number; snapshotMs: number; longestPingMs: number };
   idle: LoadFigures & { redisCpuFraction: number; replicaCpuFraction: Spread; netBytesPerSecond: NetFigures };
   latencyIdle: LatencyFigures;
   churn: LoadFigures & {
