@@ -8,6 +8,7 @@ import {
   clusterEvents, clusterRig, connectPeers, LEASE_TTL_MS, RENEW_INTERVAL_MS, sleep, startReplica, startReplicas, view, waitCluster,
   type Replica,
 } from './support/rig.js';
+import { RedisEndpoint } from './support/redis-endpoint.js';
 
 const SLACK_MS = 600;
 
@@ -77,22 +78,27 @@ it('a reader stalled past the stream cap notices the gap while connected and res
 
 it('after a full outage the first replica back reports no peer of a dead replica as joined', async () => {
   const namespace = rig.ns();
-  // A lease long enough that B boots while A's lease has run out but its keys have not expired yet.
-  const cluster = { leaseTtlMs: 4000, renewIntervalMs: 800 };
-  const a = await startReplica(rig.redis.url, namespace, 'A', { cluster });
-  await connectPeers(rig.swarm, a, ['dead-peer']);
-  await sleep(2 * cluster.renewIntervalMs);
-  a.proc.signal('SIGKILL');
-  rig.swarm.command({ cmd: 'drop', id: 'dead-peer' });
-  await a.proc.exited;
-  await sleep(cluster.leaseTtlMs + 500); // everyone is dead; A's keys are still there
-  expect(rig.redis.cli('ZRANGE', `{${namespace}}:leases`, '0', '-1')).toContain(a.id);
-  const b = await startReplica(rig.redis.url, namespace, 'B', { cluster });
-  expect((await view(b)).peers).toEqual([]);
-  await sleep(2 * cluster.renewIntervalMs);
-  expect(b.proc.select((l) => l.evt === 'cluster' && l.id === 'dead-peer')).toEqual([]);
-  expect(await replicaIds(b)).toEqual([b.id]);
-  expect(rig.redis.cli('ZRANGE', `{${namespace}}:leases`, '0', '-1')).not.toContain(a.id); // reaped
+  // B boots beside A, behind an address that stays shut until the outage has run its course.
+  const shut = await RedisEndpoint.start();
+  try {
+    const [a, b] = await Promise.all([startReplica(rig.redis.url, namespace, 'A'), startReplica(shut.url, namespace, 'B', { connected: false })]);
+    await connectPeers(rig.swarm, a, ['dead-peer']);
+    await sleep(2 * RENEW_INTERVAL_MS);
+    a.proc.signal('SIGKILL');
+    rig.swarm.command({ cmd: 'drop', id: 'dead-peer' });
+    await a.proc.exited;
+    await sleep(LEASE_TTL_MS + RENEW_INTERVAL_MS); // everyone is dead: A's lease has run out, its keys are still there
+    expect(rig.redis.cli('ZRANGE', `{${namespace}}:leases`, '0', '-1')).toContain(a.id);
+    shut.switchTo(rig.redis.port);
+    await b.proc.waitFor((l) => l.evt === 'status' && l.status === 'connected', 5000, 'connected');
+    expect((await view(b)).peers).toEqual([]);
+    await sleep(2 * RENEW_INTERVAL_MS);
+    expect(b.proc.select((l) => l.evt === 'cluster' && l.id === 'dead-peer')).toEqual([]);
+    expect(await replicaIds(b)).toEqual([b.id]);
+    expect(rig.redis.cli('ZRANGE', `{${namespace}}:leases`, '0', '-1')).not.toContain(a.id); // reaped
+  } finally {
+    await shut.close();
+  }
 });
 
 it('every key of a namespace expires by itself when its last replica dies', async () => {

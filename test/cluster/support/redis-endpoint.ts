@@ -10,12 +10,17 @@ import { freePort } from '../../../lab/ports.js';
 export class RedisEndpoint {
   private readonly sockets = new Set<Socket>();
 
-  private constructor(private readonly server: Server, readonly port: number, private target: number) {}
+  private constructor(private readonly server: Server, readonly port: number, private target: number | undefined) {}
 
-  static async start(target: number): Promise<RedisEndpoint> {
+  /** `target` undefined: shut (every connection is closed at once, as a refused one) until `switchTo`. */
+  static async start(target?: number): Promise<RedisEndpoint> {
     const port = await freePort();
     let endpoint!: RedisEndpoint;
     const server = createServer((client) => {
+      if (endpoint.target === undefined) {
+        client.destroy();
+        return;
+      }
       const upstream = connect({ host: '127.0.0.1', port: endpoint.target });
       for (const s of [client, upstream]) {
         endpoint.sockets.add(s);
