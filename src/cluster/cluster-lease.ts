@@ -40,7 +40,9 @@ export class ClusterLease {
   private state: LeaseState = 'unregistered';
   /** The incarnation we had before we were fenced: the next registration removes what is left of it. */
   private previousId = '';
-  /** Redis time of our last successful register or renew (0: none yet). */
+  /** Redis time of our registration: before the last renewal by anyone, we lived through any gap after it (the stall guard). */
+  private registeredAt = 0;
+  /** Redis time of our last successful register or renew. */
   private lastOk = 0;
   /** Redis time of our last TTL refresh. */
   private lastTouch = 0;
@@ -86,7 +88,6 @@ export class ClusterLease {
     const old = this.identity.reincarnate();
     this.previousId = old;
     this.state = 'unregistered';
-    this.lastOk = 0;
     this.hooks.fenced(old);
     if (this.renewStartedAt === undefined) void this.renew();
   }
@@ -112,12 +113,12 @@ export class ClusterLease {
         if (this.state !== 'unregistered') return; // released meanwhile
         this.state = 'held';
         this.previousId = '';
-        this.lastOk = this.lastTouch = redisNow;
+        this.registeredAt = this.lastOk = this.lastTouch = redisNow;
         this.hooks.registered();
       } else {
         const touch = this.lastOk - this.lastTouch >= leaseTtlMs / 2;
         const [ok, redisNow, , , nextDeadline] = await runScript(this.client(), SCRIPTS.renew, [k.leases, k.replicas, k.events, k.seq], [
-          this.identity.id, leaseTtlMs, this.stallMs(), STREAM_MAX_ENTRIES, k.peersPrefix, this.lastOk, keyTtl, touch ? 1 : 0,
+          this.identity.id, leaseTtlMs, this.stallMs(), STREAM_MAX_ENTRIES, k.peersPrefix, this.registeredAt, keyTtl, touch ? 1 : 0,
         ]) as number[];
         if (ok === 0) {
           this.fence();
@@ -146,9 +147,9 @@ export class ClusterLease {
   }
 
   /**
-   * A gap in renewals longer than this — nobody's, ours included — means Redis (or every
-   * replica's path to it) stalled, not that replicas died: leases are refreshed instead of
-   * reaped. A healthy cluster renews every renewIntervalMs; a lease cannot expire from a gap
+   * A gap in renewals longer than this means Redis (or every replica's path to it) stalled, not
+   * that replicas died: leases are refreshed instead of reaped (by a replica registered before the
+   * gap). A healthy cluster renews every renewIntervalMs; a lease cannot expire from a gap
    * shorter than leaseTtlMs - renewIntervalMs.
    */
   private stallMs(): number {

@@ -83,7 +83,9 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
   private tickTimer?: NodeJS.Timeout;
   /** Ends the boot's wait for Redis: set while it waits. */
   private bootAnswered?: () => void;
-  private bootLineLogged = false;
+  /** The first snapshot is in: resolved by the reader's first sync. */
+  private readonly firstSync: Promise<void>;
+  private firstSynced?: () => void;
   private readonlyWarned = false;
 
   constructor(
@@ -93,6 +95,7 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     metadata: Record<string, string>,
     private readonly now: () => number = Date.now,
   ) {
+    this.firstSync = new Promise((resolve) => { this.firstSynced = resolve; });
     this.keys = clusterKeys(options.namespace);
     this.identity = new ReplicaIdentity(nodeId, metadata, this.now());
     this.view = new ClusterView(this.identity.record, {
@@ -128,7 +131,7 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
         this.updateState();
       },
       registered: () => this.lease.held,
-      synced: () => this.logBootLine(),
+      synced: () => this.onSynced(),
     }, this.logger, this.now);
   }
 
@@ -174,7 +177,7 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     const firstRenew = this.lease.start();
     this.tickTimer = setInterval(() => this.emitChange(this.view.tick(this.now())), Math.min(100, this.options.renewIntervalMs));
     this.reader.start(this.redis.reader);
-    await Promise.race([firstRenew.then(() => this.until(() => this.reader.synced)), answered, delay(BOOT_WAIT_MS)]);
+    await Promise.race([firstRenew.then(() => this.firstSync), answered, delay(BOOT_WAIT_MS)]);
     this.bootAnswered = undefined;
     if (this.state.name === 'starting' && !(this.lease.held && this.reader.synced)) this.writeFailed(`no answer within ${BOOT_WAIT_MS} ms`);
   }
@@ -239,10 +242,11 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     this.bootAnswered?.();
   }
 
-  /** Once, after the first snapshot: the namespace, where, as whom, and who else is in it. */
-  private logBootLine(): void {
-    if (this.bootLineLogged) return;
-    this.bootLineLogged = true;
+  /** After the first snapshot, once: the boot's wait ends, and the boot line says the namespace, where, as whom, and who else is in it. */
+  private onSynced(): void {
+    if (!this.firstSynced) return;
+    this.firstSynced();
+    this.firstSynced = undefined;
     const counts = new Map<string, number>();
     for (const peer of this.view.peers()) {
       for (const r of peer.replicas) if (r.status === 'alive' || r.status === 'suspect') counts.set(r.replicaId, (counts.get(r.replicaId) ?? 0) + 1);
@@ -279,9 +283,5 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     if (next.name === 'degraded') this.logger.warn(messages.clusterDegraded(next.why));
     else this.logger.log(messages.clusterConnected(this.identity.id));
     this.status.next(statusOf(next));
-  }
-
-  private async until(condition: () => boolean): Promise<void> {
-    while (!condition() && this.state.name !== 'stopped') await delay(10);
   }
 }

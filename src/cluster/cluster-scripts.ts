@@ -63,7 +63,7 @@ for _, key in ipairs(SHARED) do redis.call('PEXPIRE', key, keyTtl) end
 return now`;
 
 /**
- * KEYS leases, replicas, events, seq · ARGV id, ttl, stallMs, maxlen, peersPrefix, lastOk, keyTtl, touch
+ * KEYS leases, replicas, events, seq · ARGV id, ttl, stallMs, maxlen, peersPrefix, registeredAt, keyTtl, touch
  *   → {ok, now, reaped, refreshed, nextDeadline}
  *
  * ok = 0: this replica has no lease any more (reaped, or Redis forgot it: fenced). Otherwise
@@ -73,19 +73,21 @@ return now`;
  * replica is reaped when its lease ends, not up to a renewal later. touch = 1: the namespace's
  * keys and our table get their TTL again (the caller asks for it every half lease).
  *
- * The stall guard: if nobody renewed for longer than stallMs (Redis was paused or unreachable)
- * and we were there before it (our own last renewal, lastOk, is as old), every lease looks
- * expired though no replica died. Like etcd and Consul after a leader change, we then refresh
- * every lease to a full TTL instead of reaping, and say so on the stream (`refresh`: a reader
- * that took a snapshot meanwhile takes another). A replica that just registered was not there
- * before the gap, so it reaps: the first replica back after a full outage does not revive the
- * dead ones' leases.
+ * The stall guard: if nobody renewed for longer than stallMs (Redis was paused or unreachable,
+ * or a failover left this node behind while the replicas wrote to the old primary) and we were
+ * there before it (registered, registeredAt, before that last renewal), every lease looks expired
+ * though no replica died. Like etcd and Consul after a leader change, we then refresh every lease
+ * to a full TTL instead of reaping, and, if any had run out, say so on the stream (`refresh`: a
+ * reader that took a snapshot meanwhile takes another). A namespace's very first renewal (no
+ * clock yet) takes this path too, with nothing run out. A replica that registered after the last renewal was not
+ * there before the gap, so it reaps: the first replica back after a full outage does not revive
+ * the dead ones' leases.
  */
 export const RENEW = `${NOW}
 local EVENTS, SEQ, SHARED = KEYS[3], KEYS[4], {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}
 ${ADD}
 local id, ttl, stall, maxlen, prefix = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
-local lastOk, keyTtl = tonumber(ARGV[6]), tonumber(ARGV[7])
+local registeredAt, keyTtl = tonumber(ARGV[6]), tonumber(ARGV[7])
 local scores = redis.call('ZMSCORE', KEYS[1], id, '~clock')
 if not scores[1] then
   ${ON_PRIMARY}
@@ -96,11 +98,13 @@ if ARGV[8] == '1' then
   redis.call('PEXPIRE', prefix .. id, keyTtl)
 end
 local last = tonumber(scores[2])
-if ((not last) or now - last > stall) and lastOk > 0 and now - lastOk > stall then
-  local all = redis.call('ZRANGE', KEYS[1], 0, -1)
-  local args = {}
-  for _, m in ipairs(all) do
+if (not last) or (now - last > stall and registeredAt <= last) then
+  local all = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+  local args, expired = {}, false
+  for i = 1, #all, 2 do
+    local m = all[i]
     if m ~= '~clock' then
+      if tonumber(all[i + 1]) < now then expired = true end
       args[#args + 1] = now + ttl
       args[#args + 1] = m
       if #args >= 512 then redis.call('ZADD', KEYS[1], unpack(args)); args = {} end
@@ -108,7 +112,7 @@ if ((not last) or now - last > stall) and lastOk > 0 and now - lastOk > stall th
   end
   if #args > 0 then redis.call('ZADD', KEYS[1], unpack(args)) end
   redis.call('ZADD', KEYS[1], now, '~clock')
-  add(maxlen, keyTtl, 'k', 'refresh', 'r', id)
+  if expired then add(maxlen, keyTtl, 'k', 'refresh', 'r', id) end
   return {1, now, 0, 1, -1}
 end
 local lowest = redis.call('ZRANGE', KEYS[1], 0, 33, 'WITHSCORES')
