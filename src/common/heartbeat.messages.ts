@@ -41,6 +41,10 @@ const peterOrText = (text: string) => peerText(text, 500);
 export const droppedLogLines = (count: number, kind: string, windowMs: number) =>
   `${count} more "${kind}" line${count === 1 ? '' : 's'} in the last ${windowMs / 1000} s not logged (a kind is logged at most 20 times per ${windowMs / 1000} s)`;
 
+export const noPresenceForHealth = () =>
+  'HeartbeatHealthIndicator: no PresenceService in this application; import HeartbeatModule.forRoot() (or forRootAsync()) in it';
+export const invalidHealthCheck = (key: string, what: string, rule: string, value: unknown) =>
+  `HeartbeatHealthIndicator.isHealthy("${key}"): ${what} ${rule} (got ${JSON.stringify(value) ?? String(value)})`;
 export const invalidOption = (path: string, rule: string, value: unknown) =>
   `nest-heartbeat: option "${path}" ${rule} (got ${JSON.stringify(value) ?? String(value)})`;
 

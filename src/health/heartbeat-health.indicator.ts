@@ -1,6 +1,7 @@
 import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { HealthIndicatorService, type HealthIndicatorResult, type HealthIndicatorStatus } from '@nestjs/terminus';
+import * as messages from '../common/heartbeat.messages.js';
 import type { PeerFilter, PeerInfo, PeerStatus } from '../interfaces/presence.interface.js';
 import { matchesPeer } from '../presence/peer-filter.js';
 import { PresenceService } from '../presence/presence.service.js';
@@ -101,7 +102,7 @@ export class HeartbeatHealthIndicator implements OnModuleInit {
     if (typeof target === 'string' || Array.isArray(target)) {
       const ids: readonly string[] = typeof target === 'string' ? [target] : target;
       if (ids.length === 0 || ids.some((id) => typeof id !== 'string' || id.length === 0)) {
-        throw new TypeError(`HeartbeatHealthIndicator.isHealthy("${key}"): peer ids must be a non-empty list of non-empty strings (got ${JSON.stringify(target)})`);
+        throw new TypeError(messages.invalidHealthCheck(key, 'peer ids', 'must be a non-empty list of non-empty strings', target));
       }
       peers = [...new Set(ids)].map((id) => {
         const info = presence.get(id);
@@ -114,7 +115,7 @@ export class HeartbeatHealthIndicator implements OnModuleInit {
       const quorum = target as PeerQuorumOptions;
       const minAlive = quorum.minAlive ?? 1;
       if (!Number.isInteger(minAlive) || minAlive < 0) {
-        throw new TypeError(`HeartbeatHealthIndicator.isHealthy("${key}"): minAlive must be an integer >= 0 (got ${JSON.stringify(quorum.minAlive)})`);
+        throw new TypeError(messages.invalidHealthCheck(key, 'minAlive', 'must be an integer >= 0', quorum.minAlive));
       }
       peers = presence.peers().filter((p) => matchesPeer(quorum.filter, p)).map((p) => detail(p, now));
       required = minAlive;
@@ -149,7 +150,7 @@ export class HeartbeatHealthIndicator implements OnModuleInit {
       // reported below
     }
     if (!this.presence) {
-      throw new Error('HeartbeatHealthIndicator: no PresenceService in this application; import HeartbeatModule.forRoot() (or forRootAsync()) in it');
+      throw new Error(messages.noPresenceForHealth());
     }
     return this.presence;
   }

@@ -1,4 +1,5 @@
 import type { Logger } from '@nestjs/common';
+import type { Authenticator } from './authenticator.js';
 import { LimitedLog } from '../common/limited-log.js';
 import type { DetectionRule, LinkStatus } from '../detector/failure-detector.js';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
@@ -116,3 +117,26 @@ export function createLinkContext(
     },
   };
 }
+
+/** Who the link may talk to. */
+export interface LinkAuth {
+  /** Inbound: who may claim which nodeId (none: anyone, anything). */
+  authenticator?: Authenticator;
+  /** Outbound: the token we present. */
+  present?: string;
+  /** Outbound: the nodeId the server must welcome us under. */
+  expectNodeId?: string;
+}
+
+/**
+ * A link's life, in order; it only moves forward.
+ * - `handshaking`: connected, no hello/welcome yet (or a stock client's first data frame).
+ * - `open`: heartbeats and data.
+ * - `draining`: a graceful stop has begun (our server's, or the peer's server's): no new
+ *   requests go out on it, replies to those in flight still do, heartbeats go on.
+ * - `closing`: the link has its cause; it is deaf, has said what it had to say (bye, reject,
+ *   GOAWAY) and sent FIN, or destroyed its socket; the socket is destroyed within
+ *   CLOSE_GRACE_MS whatever the peer sends or withholds.
+ * - `closed`: the socket has closed; the cause is final.
+ */
+export type LinkPhase = 'handshaking' | 'open' | 'draining' | 'closing' | 'closed';

@@ -12,33 +12,12 @@ import {
   BYE, DRAIN, DRAINED, goAway, hello, isControlFrame, isValidBeat, ping, pong, reject, welcome,
   type ByeFrame, type ControlFrame, type HelloFrame, type PingFrame, type PongFrame, type RejectFrame, type WelcomeFrame,
 } from '../protocol/frames.js';
-import type { Authenticator, AuthVerdict } from './authenticator.js';
 import { causeFromSocketError } from './close-cause.js';
-import { helloProblem, ruleAfterWelcome, welcomeProblem } from './handshake.js';
-import type { Admission, LinkContext, LinkOwner, LinkView } from './link-context.js';
+import { DrainHandshake } from './drain-handshake.js';
+import { answerHello, answerWelcome, type HandshakeStep } from './handshake.js';
+import type { LinkAuth, LinkContext, LinkOwner, LinkPhase, LinkView } from './link-context.js';
 
-/** Who the link may talk to. */
-export interface LinkAuth {
-  /** Inbound: who may claim which nodeId (none: anyone, anything). */
-  authenticator?: Authenticator;
-  /** Outbound: the token we present. */
-  present?: string;
-  /** Outbound: the nodeId the server must welcome us under. */
-  expectNodeId?: string;
-}
-
-/**
- * A link's life, in order; it only moves forward.
- * - `handshaking`: connected, no hello/welcome yet (or a stock client's first data frame).
- * - `open`: heartbeats and data.
- * - `draining`: a graceful stop has begun (our server's, or the peer's server's): no new
- *   requests go out on it, replies to those in flight still do, heartbeats go on.
- * - `closing`: the link has its cause; it is deaf, has said what it had to say (bye, reject,
- *   GOAWAY) and sent FIN, or destroyed its socket; the socket is destroyed within
- *   CLOSE_GRACE_MS whatever the peer sends or withholds.
- * - `closed`: the socket has closed; the cause is final.
- */
-export type LinkPhase = 'handshaking' | 'open' | 'draining' | 'closing' | 'closed';
+export type { LinkAuth, LinkPhase };
 
 /**
  * One connection's heartbeat session: handshake, ping/pong, silence verdicts, close cause.
@@ -58,12 +37,8 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   /** The detection rule of this link: the context's, or slower when the server set a ping floor. */
   private rule: DetectionRule;
   private _managed = true;
-  /**
-   * Inbound, the drain handshake with the peer: `unsupported` (a stock client, an older one),
-   * `supported` (its hello listed `drain`), `told` (we sent `drain`), `acknowledged` (it
-   * answered `drained`: nothing new will follow).
-   */
-  private drainHandshake: 'unsupported' | 'supported' | 'told' | 'acknowledged' = 'unsupported';
+  /** Inbound: the drain handshake with the peer. */
+  private readonly drains = new DrainHandshake();
   private _lastHeardAt: number;
   private _rttMs: number | undefined;
   private _cause: CloseCause | undefined;
@@ -79,8 +54,8 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private cancelGrace: (() => void) | undefined;
   /** Outbound: the server's refusal (or ours of its welcome), for the handshake error. */
   private _refusal: { reason: string; message: string } | undefined;
-  /** Inbound: a hello whose claim is being checked (`server.authenticate` may take a while). */
-  private checking: HelloFrame | undefined;
+  /** Inbound: a hello's claim is being checked (`server.authenticate` may take a while). */
+  private checking = false;
   private seq = 0;
   /** Inbound: the peer's pings against the server's floor. */
   private pings: PingRecord = NO_PINGS;
@@ -127,7 +102,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     this.owner.linkConnected?.(this);
   }
 
-  // ---- the two verbs --------------------------------------------------------------------------
 
   /**
    * Ends the link gracefully: `bye` when we leave (`local`, on an open link of a managed peer),
@@ -139,14 +113,14 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     if (!this.beginClosing(cause)) return;
     if (sayBye) this.send(BYE);
     this.transport.end();
-    if (why !== undefined) this.ctx.peerLog.warn(cause, messages.closingConnection(this._peerId || this.address, why, cause));
+    this.logClosing(cause, why);
   }
 
   /** Ends the link at once: the socket is destroyed now. `why` is logged when given. */
   terminate(cause: CloseCause, why?: string): void {
     if (!this.beginClosing(cause)) return;
     this.transport.destroy();
-    if (why !== undefined) this.ctx.peerLog.warn(cause, messages.closingConnection(this._peerId || this.address, why, cause));
+    this.logClosing(cause, why);
   }
 
   /**
@@ -156,10 +130,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   drain(): void {
     if (this._phase !== 'open') return;
     this._phase = 'draining';
-    if (this.drainHandshake === 'supported') {
-      this.drainHandshake = 'told';
-      this.send(DRAIN);
-    }
+    if (this.drains.tell()) this.send(DRAIN);
   }
 
   /**
@@ -167,10 +138,9 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
    * drain, or cannot take part in one) and every request read has its last reply written.
    */
   get drainSettled(): boolean {
-    return this._phase === 'draining' && this.drainHandshake !== 'told' && this.transport.pendingRequests === 0;
+    return this._phase === 'draining' && !this.drains.awaited && this.transport.pendingRequests === 0;
   }
 
-  // ---- the socket's reports -------------------------------------------------------------------
 
   onFrame(frame: Record<string, unknown>, length: number): boolean {
     // A closing link is deaf at once: frames already read in the same chunk are not processed
@@ -205,7 +175,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     this.owner.linkClosed(this);
   }
 
-  // ---- the tick -------------------------------------------------------------------------------
 
   /** Called by the shared tick; returns when the tick can next have something to do here. */
   onTick(now: number): number {
@@ -246,7 +215,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     return nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.rule);
   }
 
-  // ---- frames ---------------------------------------------------------------------------------
 
   private onDataFrame(): boolean {
     if (this._phase !== 'handshaking' || this.direction === 'outbound') return true;
@@ -256,7 +224,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
       return false;
     }
     if (this.auth.authenticator && !this.auth.authenticator.admitsStockClients) {
-      this.refuse('auth-failed', messages.authRejected(false));
+      this.apply({ kind: 'refuse', reason: 'auth-failed', why: messages.authRejected(false) });
       return false;
     }
     this._managed = false;
@@ -293,9 +261,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
         this.send(DRAINED); // before anything new can be queued: the owner stops sending on this link now
         return this.owner.linkDraining?.(this);
       case 'drained':
-        if (this.drainHandshake !== 'told') return this.unexpected(kind);
-        this.drainHandshake = 'acknowledged';
-        return;
+        return this.drains.acknowledge() ? undefined : this.unexpected(kind);
       default:
         return this.unexpected(kind);
     }
@@ -327,50 +293,45 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     this.ctx.reporter.rttSampled(this, rtt);
   }
 
-  /** A hello: its form, then who may claim that nodeId (maybe asynchronously), then whether the table admits it. */
+  /** Inbound: the hello is answered once its claim is checked (`server.authenticate` may take a while). */
   private onHello(frame: HelloFrame): void {
-    const problem = helloProblem(frame);
-    if (problem) return this.refuse(problem.reason, problem.why);
-    const verdict = this.auth.authenticator?.check({
-      nodeId: frame.id, incarnation: frame.inc ?? '', metadata: { ...frame.meta }, token: frame.token,
-      certificate: this.transport.peerCertificate(), remoteAddress: this.address,
+    const step = answerHello(frame, this.ctx, this.auth.authenticator, { certificate: this.transport.peerCertificate(), remoteAddress: this.address });
+    if (!(step instanceof Promise)) return this.apply(step);
+    this.checking = true;
+    void step.then((s) => {
+      this.checking = false;
+      if (this._phase === 'handshaking') this.apply(s); // not if it timed out or closed meanwhile
     });
-    if (!(verdict instanceof Promise)) return this.afterCheck(frame, verdict);
-    this.checking = frame;
-    verdict.then((v) => this.afterCheck(frame, v), (e: unknown) => this.afterCheck(frame, messages.authenticateFailed(messages.safeErrorText(e))));
-  }
-
-  private afterCheck(frame: HelloFrame, verdict: AuthVerdict): void {
-    this.checking = undefined;
-    if (this._phase !== 'handshaking') return; // timed out or closed while it was checked
-    if (verdict !== undefined) return this.refuse('auth-failed', verdict);
-    const refused = this.ctx.reporter.admit({ peerId: frame.id, incarnation: frame.inc ?? '', address: this.address });
-    if (refused) return this.refuse(refused.reason, refused.why);
-    this.send(welcome(this.ctx.nodeId, this.ctx.incarnation, this.ctx.metadata, this.ctx.minPingIntervalMs));
-    this._incarnation = frame.inc ?? '';
-    if (frame.caps?.includes('drain')) this.drainHandshake = 'supported';
-    this.open(frame.id, { ...frame.meta });
   }
 
   private onWelcome(frame: WelcomeFrame): void {
-    const problem = welcomeProblem(frame);
-    if (problem) return this.terminate(problem.reason, problem.why);
-    const expected = this.auth.expectNodeId;
-    if (expected !== undefined && frame.id !== expected) {
-      return this.refuseWelcome('identity-mismatch', messages.identityMismatch(this.address, expected, frame.id));
+    this.apply(answerWelcome(frame, this.ctx, this.auth.expectNodeId, this.address));
+  }
+
+  private apply(step: HandshakeStep): void {
+    switch (step.kind) {
+      case 'fail':
+        return this.terminate('protocol-error', step.why);
+      case 'refuse':
+        // Tells the peer why before closing, so its client can report a clear error.
+        this.send(reject(step.reason, step.why));
+        return this.close(step.reason, step.why);
+      case 'decline':
+        // The server already counts us in: we leave as a peer that says goodbye does.
+        this._refusal = { reason: step.cause, message: step.why };
+        this.send(BYE);
+        return this.close(step.cause);
+      case 'open':
+        if (this.direction === 'inbound') {
+          this.send(welcome(this.ctx.nodeId, this.ctx.incarnation, this.ctx.metadata, this.ctx.minPingIntervalMs));
+          if (step.drains) this.drains.supported();
+        } else if (step.rule !== this.ctx.rule) {
+          this.rule = step.rule;
+          this.ctx.warnOnce('ping-floor', messages.pingFloorAdopted(this.address, step.rule.pingAfterMs, this.ctx.heartbeat.intervalMs));
+        }
+        this._incarnation = step.incarnation;
+        return this.open(step.peerId, step.metadata);
     }
-    // A floor beyond our own lost threshold would switch detection off on this link.
-    if (frame.minPing !== undefined && frame.minPing > this.ctx.rule.lostAfterMs) {
-      return this.refuseWelcome('protocol-error', messages.minPingBeyondDetection(frame.minPing, this.ctx.rule.lostAfterMs));
-    }
-    const refused = this.ctx.reporter.admit({ peerId: frame.id, incarnation: frame.inc ?? '', address: this.address });
-    if (refused) return this.refuseWelcome(refused.reason, refused.why);
-    this.rule = ruleAfterWelcome(this.ctx.rule, this.ctx.heartbeat, frame.minPing);
-    if (this.rule !== this.ctx.rule) {
-      this.ctx.warnOnce('ping-floor', messages.pingFloorAdopted(this.address, frame.minPing!, this.ctx.heartbeat.intervalMs));
-    }
-    this._incarnation = frame.inc ?? '';
-    this.open(frame.id, { ...frame.meta });
   }
 
   /** The server refused us; it closes right after. Its reason and message are kept for the handshake error. */
@@ -381,27 +342,14 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     this.terminate(cause);
   }
 
-  /** Tells the peer why before closing, so its client can report a clear error. */
-  private refuse(reason: RejectFrame['reason'], why: string): void {
-    this.send(reject(reason, why));
-    this.close(reason, why);
-  }
-
-  /**
-   * Outbound: we will not take this server's welcome; the client reports why (once). The server
-   * already counts us in, so we leave as a peer that says goodbye does.
-   */
-  private refuseWelcome(cause: Admission['reason'] | 'identity-mismatch', why: string): void {
-    this._refusal = { reason: cause, message: why };
-    this.send(BYE);
-    this.close(cause);
+  private logClosing(cause: CloseCause, why: string | undefined): void {
+    if (why !== undefined) this.ctx.peerLog.warn(cause, messages.closingConnection(this._peerId || this.address, why, cause));
   }
 
   private unexpected(kind: unknown): void {
     this.terminate('protocol-error', messages.unexpectedControlFrame(kind, this._phase));
   }
 
-  // ---- state ----------------------------------------------------------------------------------
 
   private open(peerId: string, metadata: Record<string, string>): void {
     this._peerId = peerId;

@@ -171,7 +171,7 @@ export class ClientConnection<L extends ConnectionLink> {
     this.settleWaiters(error);
   }
 
-  // ---- the link's events ----------------------------------------------------------------------
+  // the link's events
 
   /** The socket connected; the hello is out. */
   connected(link: L): void {
@@ -230,7 +230,7 @@ export class ClientConnection<L extends ConnectionLink> {
     }
   }
 
-  // ---- the loop -------------------------------------------------------------------------------
+  // the loop
 
   /** One attempt: the only place a connection is opened. */
   private dial(): void {
@@ -284,7 +284,7 @@ export class ClientConnection<L extends ConnectionLink> {
     return true;
   }
 
-  // ---- waiting and errors ---------------------------------------------------------------------
+  // waiting and errors
 
   private waitForReady(ms: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {

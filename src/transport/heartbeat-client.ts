@@ -131,7 +131,7 @@ export class HeartbeatClient extends ClientTCP
     // nothing: the link has the socket's error
   }
 
-  // ---- ConnectionHost: what the connection asks of Nest's client ------------------------------
+  // ConnectionHost: what the connection asks of Nest's client
 
   /** @internal One attempt: Nest's connect() on a fresh socket. */
   dial(): PeerLink {
@@ -159,7 +159,7 @@ export class HeartbeatClient extends ClientTCP
     return this.table.status(peerId);
   }
 
-  // ---- LinkOwner: what the client's links tell it ---------------------------------------------
+  // LinkOwner: what the client's links tell it
 
   /** @internal */
   linkConnected(link: PeerLink): void {
