@@ -21,10 +21,11 @@
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { RedisServer } from '../test/cluster/support/redis-server.js';
-import { BENCH_DIR, hasFlag, isMain, log, machineInfo, quantileSorted, sleep, writeResult } from './lib/common.js';
+import { commandCalls, keyMemory, latency, load as loadOf, usedMemory } from './b4/redis-stats.js';
+import { BENCH_DIR, hasFlag, isMain, log, machineInfo, sleep, writeResult } from './lib/common.js';
 import { Child } from './lib/proc.js';
 import { renderResults } from './lib/report.js';
-import type { B4Result, B4SizeRow, LatencyFigures, LoadFigures } from './lib/results.js';
+import type { B4Result, B4SizeRow } from './lib/results.js';
 
 const QUICK = hasFlag('--quick');
 const LEASE_TTL_MS = 10_000;
@@ -37,53 +38,7 @@ const CHURN_MS = QUICK ? 5000 : 10_000;
 const PROBES = QUICK ? 40 : 100;
 const REAP_PEERS = 5000;
 const nowMs = () => performance.timeOrigin + performance.now();
-
-function info(redis: RedisServer, section: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of redis.cli('INFO', section).split('\n')) {
-    const i = line.indexOf(':');
-    if (i > 0) out[line.slice(0, i)] = line.slice(i + 1).trim();
-  }
-  return out;
-}
-
-function commandCalls(redis: RedisServer): Record<string, number> {
-  const calls: Record<string, number> = {};
-  for (const [k, v] of Object.entries(info(redis, 'commandstats'))) {
-    const name = k.replace(/^cmdstat_/, '');
-    if (['info', 'config', 'dbsize'].includes(name)) continue; // the benchmark's own
-    calls[name] = Number(/calls=(\d+)/.exec(v)?.[1] ?? 0);
-  }
-  return calls;
-}
-
-function keyMemory(redis: RedisServer, namespace: string): B4SizeRow['keys'] {
-  const usage = (key: string) => Number(redis.cli('MEMORY', 'USAGE', key, 'SAMPLES', '0')) || 0;
-  const hashes = redis.cli('KEYS', `{${namespace}}:peers:*`).split('\n').filter(Boolean);
-  return {
-    hashesBytes: hashes.reduce((a, k) => a + usage(k), 0),
-    streamBytes: usage(`{${namespace}}:events`),
-    streamEntries: Number(redis.cli('XLEN', `{${namespace}}:events`)),
-  };
-}
-
-const usedMemory = (redis: RedisServer) => Number(info(redis, 'memory').used_memory);
-
-function load(calls: Record<string, number>, windowMs: number): LoadFigures {
-  const total = Object.values(calls).reduce((a, b) => a + b, 0);
-  const client = ['evalsha', 'eval', 'xread', 'xrange'].reduce((a, k) => a + (calls[k] ?? 0), 0);
-  const s = windowMs / 1000;
-  const byCommand = Object.fromEntries(Object.entries(calls).map(([k, v]) => [k, Math.round((v / s) * 100) / 100]));
-  return {
-    windowMs, totalPerSecond: total / s, clientPerSecond: client / s,
-    perReplicaTotal: total / s / REPLICAS, perReplicaClient: client / s / REPLICAS, byCommand,
-  };
-}
-
-function latency(samples: number[]): LatencyFigures {
-  const s = [...samples].sort((a, b) => a - b);
-  return { n: s.length, p50: quantileSorted(s, 0.5), p99: quantileSorted(s, 0.99), max: s[s.length - 1] };
-}
+const load = (calls: Record<string, number>, windowMs: number) => loadOf(calls, windowMs, REPLICAS);
 
 function startReplica(redis: RedisServer, namespace: string, nodeId: string): Child {
   return new Child(join(BENCH_DIR, 'b4', 'replica.ts'), [JSON.stringify({

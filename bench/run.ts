@@ -15,6 +15,7 @@ const BENCHMARKS: Record<string, string> = {
   b2: 'b2-heartbeat-scale.ts',
   b3: 'b3-detection.ts',
   b4: 'b4-cluster.ts',
+  'b4-scale': 'b4-scale.ts',
   b5: 'b5-reconnect-storm.ts',
   b6: 'b6-detection-qos.ts',
   b8: 'b8-rolling-restart.ts',

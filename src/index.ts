@@ -12,7 +12,7 @@ export type {
 export { PresenceService } from './presence/presence.service.js';
 export type {
   ClusterOptions, ClusterPresence, ClusterPeerInfo, ClusterPeerReplica, ClusterPresenceEvent, ClusterPresenceEventType,
-  ClusterStatus, ReplicaInfo, ReplicaLostEvent,
+  ClusterStatus, RedisClientLike, RedisConnectionOptions, ReplicaInfo, ReplicaLostEvent,
 } from './interfaces/cluster.interface.js';
 export { HeartbeatServer } from './transport/heartbeat-server.js';
 export { HeartbeatClient } from './transport/heartbeat-client.js';

@@ -4,7 +4,8 @@
  * real links per replica would measure the link layer (B2's subject), not the cluster layer.
  * The feed is the seam ClusterPresenceService reads (events$ + peers()), with the same events a
  * PresenceService emits.
- * Commands: add {prefix, count} · churn {perSecond, ms} · probe {id} · stats.
+ * Commands: add {prefix, count} · churn {perSecond, ms} · probe {id} · stats · heap (after a full GC:
+ * run with --expose-gc).
  * Emits @@{evt:'seen', id, t} when a cluster `joined` for a `probe-*` peer arrives; `stats` counts
  * replica-lost losses (first/last at epoch ms, sub-ms).
  */
@@ -48,7 +49,11 @@ function lose(id: string): void {
 let lost = 0;
 let firstLost = 0;
 let lastLost = 0;
+/** Peers live in the merged view, counted from its events: `stats` must not build 100,000 snapshots to count them. */
+const live = new Set<string>();
 cluster.events$.subscribe((e) => {
+  if (e.type === 'joined') live.add(e.peer.id);
+  else live.delete(e.peer.id);
   if (e.type === 'joined' && e.peer.id.startsWith('probe-')) emit({ evt: 'seen', id: e.peer.id, t: nowMs() });
   if (e.type === 'lost' && e.reason === 'replica-lost') {
     lost++;
@@ -95,8 +100,17 @@ serveCommands(async (cmd) => {
       join(cmd.peerId);
       return { t };
     }
-    case 'stats':
-      return { peers: cluster.peers().length, replicas: cluster.replicas().length, local: table.size, replicaId: cluster.replicaId, lost, firstLost, lastLost };
+    case 'stats': {
+      const cpu = process.cpuUsage();
+      return {
+        peers: live.size, replicas: cluster.replicas().length, local: table.size, replicaId: cluster.replicaId, lost, firstLost, lastLost,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+      };
+    }
+    case 'heap': {
+      for (let i = 0; i < 2; i++) (globalThis as { gc?: () => void }).gc?.();
+      return { heapUsed: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss };
+    }
     default:
       throw new Error(`unknown command ${cmd.cmd}`);
   }

@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { B1Result, B1Summary, B2Result, B3Result, B4Result, B5Result, B6Result, B8Result } from './results.js';
+import type { B1Result, B1Summary, B2Result, B3Result, B4Result, B4ScaleResult, B5Result, B6Result, B8Result } from './results.js';
 import { b6Section } from '../b6/report.js';
 import { BENCH_DIR, fmt, readResult, type MachineInfo, type Summary } from './common.js';
 import type { ProfileSummary } from './cpuprofile.js';
@@ -235,6 +235,39 @@ function b4Section(r: B4Result): string {
   return out.join('\n');
 }
 
+function b4ScaleSection(r: B4ScaleResult): string {
+  const out: string[] = [];
+  const c = r.config;
+  const total = c.replicas * c.peersPerReplica;
+  const pct = (x: number) => `${fmt(x * 100, 1)} %`;
+  const spread = (x: { median: number; min: number; max: number }, f: (v: number) => string) => `${f(x.median)} (${f(x.min)}–${f(x.max)})`;
+  out.push('## B4 at scale — 100,000 cluster peers, 10 replicas', '');
+  out.push(`Machine: ${machineLine(r.machine)}; load average at the end ${r.loadAverageAtEnd.map((x) => x.toFixed(2)).join(' ')}. Took ${fmt(r.durationMs / 1000)} s.`, '');
+  out.push(`**Method.** \`bench/b4-scale.ts\`: a real \`redis-server\` 7.0 and ${c.replicas} replica processes (\`bench/b4/replica.ts\`, the real \`ClusterPresenceService\`, `
+    + `lease ${fmt(c.leaseTtlMs)} ms renewed every ${fmt(c.renewIntervalMs)} ms), each holding ${fmt(c.peersPerReplica)} simulated local peers (as in B4) and merging everyone's: `
+    + `every view holds all ${fmt(total)}. Redis CPU is \`INFO cpu\` (user + sys) over the window; replica CPU is \`process.cpuUsage()\`; replica heap is \`heapUsed\` after a full GC, `
+    + `after minus before the peers, divided by the ${fmt(total)} peers of the view. Propagation: probe peers join on replica 0, latency until each of the other ${c.replicas - 1} emits \`joined\`. `
+    + `Churn: every replica loses or regains ${c.churnPerSecondPerReplica} peers a second. All ${c.replicas + 2} processes share the machine's ${r.machine.cores} cores.`, '');
+  out.push('| figure | value |', '|---|---|');
+  out.push(`| convergence (all views hold all peers) | ${fmt(r.convergeMs)} ms |`);
+  out.push(`| Redis memory per peer | ${fmt(r.redisBytesPerPeer)} B (hashes ${fmt(r.keys.hashesBytes / total)} B, stream ${fmt(r.keys.streamBytes / total)} B in ${fmt(r.keys.streamEntries)} entries); after churn ${fmt(r.redisBytesPerPeerAfterChurn)} B |`);
+  out.push(`| replica heap per peer of the merged view | ${spread(r.replicaHeapBytesPerPeer, (v) => `${fmt(v)} B`)} |`);
+  out.push(`| a replica joins the full cluster | ready ${fmt(r.join.readyMs)} ms and full view ${fmt(r.join.fullViewMs)} ms after its process started; its snapshot held Redis ${fmt(r.join.snapshotMs, 1)} ms (SLOWLOG); longest PING meanwhile ${fmt(r.join.longestPingMs, 1)} ms |`);
+  out.push(`| idle: commands | ${fmt(r.idle.perReplicaClient, 2)}/s per replica sent, ${fmt(r.idle.totalPerSecond, 1)}/s in Redis in all (scripts' inner commands included) |`);
+  out.push(`| idle: CPU | Redis ${pct(r.idle.redisCpuFraction)} of a core; each replica ${spread(r.idle.replicaCpuFraction, pct)} |`);
+  out.push(`| idle: propagation p50 / p99 / max | ${fmt(r.latencyIdle.p50, 1)} / ${fmt(r.latencyIdle.p99, 1)} / ${fmt(r.latencyIdle.max, 1)} ms (n ${r.latencyIdle.n}) |`);
+  out.push(`| churn | ${fmt(r.churn.changesPerSecond)} changes/s; ${fmt(r.churn.clientPerSecond)} commands/s sent, ${fmt(r.churn.totalPerSecond)} in Redis |`);
+  out.push(`| churn: Redis CPU | ${pct(r.churn.redisCpuFraction)} of a core = ${fmt(r.churn.redisCpuUsPerChange, 1)} µs per change |`);
+  out.push(`| churn: replica CPU | each ${spread(r.churn.replicaCpuFraction, pct)}; all replicas together ${fmt(r.churn.replicaCpuUsPerChangeAll)} µs per change |`);
+  out.push(`| churn: Redis network | in ${fmt(r.churn.netBytesPerSecond.in / 1024)} KiB/s, out ${fmt(r.churn.netBytesPerSecond.out / 1024)} KiB/s = ${fmt(r.churn.netBytesPerChange.in)} B in, ${fmt(r.churn.netBytesPerChange.out)} B out per change |`);
+  out.push(`| churn: propagation p50 / p99 / max | ${fmt(r.latencyChurn.p50, 1)} / ${fmt(r.latencyChurn.p99, 1)} / ${fmt(r.latencyChurn.max, 1)} ms (n ${r.latencyChurn.n}) |`);
+  const exact = r.reap.events.every((n) => n === r.reap.peers);
+  out.push(`| SIGKILL of a replica with ${fmt(r.reap.peers)} peers → every one \`lost\` (\`replica-lost\`) on each of ${r.reap.observers} others | first ${fmt(r.reap.firstMs)} ms, last ${fmt(r.reap.lastMs)} ms (bound ${fmt(r.reap.boundMs)} ms: ${yes(r.reap.lastMs <= r.reap.boundMs)}); exactly once per peer per observer: ${yes(exact)} |`);
+  out.push('');
+  out.push(analysis('b4-scale'));
+  return out.join('\n');
+}
+
 function b5Section(r: B5Result): string {
   const out: string[] = [];
   out.push('## B5 — reconnect storm', '');
@@ -323,6 +356,7 @@ export function renderResults(): string {
   const b2 = readResult<B2Result>('b2');
   const b3 = readResult<B3Result>('b3');
   const b4 = readResult<B4Result>('b4');
+  const b4Scale = readResult<B4ScaleResult>('b4-scale');
   const b5 = readResult<B5Result>('b5');
   const b6 = readResult<B6Result>('b6');
   const b8 = readResult<B8Result>('b8');
@@ -343,6 +377,7 @@ export function renderResults(): string {
   if (b2) out.push(b2Section(b2));
   if (b3) out.push(b3Section(b3));
   if (b4) out.push(b4Section(b4));
+  if (b4Scale) out.push(b4ScaleSection(b4Scale));
   if (b5) out.push(b5Section(b5));
   if (b6) out.push(b6Section(b6, machineLine(b6.machine), analysis('b6'), 'adaptive-6/10'));
   if (b8) out.push(b8Section(b8));

@@ -170,6 +170,35 @@ export interface B4Result {
   targets: { p50Ms: number; p99Ms: number; idleOpsPerReplica: number; bytesPerPeer: number };
 }
 
+/** Median and range over the replicas of one run. */
+export interface Spread { median: number; min: number; max: number }
+export interface NetFigures { in: number; out: number }
+
+// B4 at scale: 10 replicas, 100,000 peers (bench/b4-scale.ts)
+export interface B4ScaleResult {
+  machine: MachineInfo;
+  loadAverageAtEnd: number[];
+  durationMs: number;
+  config: { replicas: number; peersPerReplica: number; leaseTtlMs: number; renewIntervalMs: number; quick: boolean; churnPerSecondPerReplica: number; probes: number };
+  convergeMs: number;
+  redisMemoryBytes: number;
+  redisBytesPerPeer: number;
+  redisBytesPerPeerAfterChurn: number;
+  keys: { hashesBytes: number; streamBytes: number; streamEntries: number };
+  /** Heap of one replica's merged view, per peer of the view (every replica holds all of them). */
+  replicaHeapBytesPerPeer: Spread;
+  /** A replica joining the full cluster: process start to ready and to a full view; its snapshot's time in Redis; the longest PING meanwhile. */
+  join: { readyMs: number; fullViewMs: number; snapshotMs: number; longestPingMs: number };
+  idle: LoadFigures & { redisCpuFraction: number; replicaCpuFraction: Spread; netBytesPerSecond: NetFigures };
+  latencyIdle: LatencyFigures;
+  churn: LoadFigures & {
+    changesPerSecond: number; redisCpuFraction: number; redisCpuUsPerChange: number; replicaCpuFraction: Spread;
+    replicaCpuUsPerChangeAll: number; netBytesPerSecond: NetFigures; netBytesPerChange: NetFigures;
+  };
+  latencyChurn: LatencyFigures;
+  reap: { peers: number; observers: number; boundMs: number; events: number[]; firstMs: number; lastMs: number };
+}
+
 // B5: reconnect storm (bench/b5-reconnect-storm.ts)
 export type B5Impl = 'ours' | 'stock';
 

@@ -53,44 +53,60 @@ export function entryFromPeer(peer: PeerInfo, status = peer.status, since = peer
 
 export type ReplicaRecord = Omit<ReplicaInfo, 'self'>;
 
-export function encodeReplica(r: ReplicaRecord): string {
-  return JSON.stringify({ n: r.nodeId, m: r.metadata, t: r.startedAt });
+export function encodeReplica(r: ReplicaRecord, previousId?: string): string {
+  return JSON.stringify(previousId ? { n: r.nodeId, m: r.metadata, t: r.startedAt, p: previousId } : { n: r.nodeId, m: r.metadata, t: r.startedAt });
 }
 
-export function decodeReplica(id: string, raw: unknown): ReplicaRecord | undefined {
+/** A replica's record, and the incarnation it replaced (after fencing) if any. */
+export function decodeReplica(id: string, raw: unknown): (ReplicaRecord & { previousId?: string }) | undefined {
   try {
-    const w = JSON.parse(String(raw)) as { n?: unknown; m?: unknown; t?: unknown };
+    const w = JSON.parse(String(raw)) as { n?: unknown; m?: unknown; t?: unknown; p?: unknown };
     if (typeof w?.n !== 'string' || typeof w.t !== 'number') return undefined;
     const m = w.m ?? {};
     if (typeof m !== 'object' || Array.isArray(m)) return undefined;
-    return { id, nodeId: w.n, metadata: m as Record<string, string>, startedAt: w.t };
+    const record: ReplicaRecord & { previousId?: string } = { id, nodeId: w.n, metadata: m as Record<string, string>, startedAt: w.t };
+    if (typeof w.p === 'string' && w.p.length > 0) record.previousId = w.p;
+    return record;
   } catch {
     return undefined;
   }
 }
 
-/** One entry of the transitions stream. */
-export type StreamRecord =
-  | { kind: 'join'; replica: ReplicaRecord }
+/** One entry of the transitions stream; `seq` is its number (absent in entries of older versions). */
+export type StreamRecord = { seq?: number } & (
+  | { kind: 'join'; replica: ReplicaRecord; previousId?: string }
   | { kind: 'peers'; replicaId: string; changes: Array<[string, PeerEntry]> }
   | { kind: 'sync'; replicaId: string }
   | { kind: 'bye'; replicaId: string }
-  | { kind: 'reaped'; replicaId: string };
+  | { kind: 'reaped'; replicaId: string }
+  | { kind: 'refresh'; replicaId: string });
 
-/** Field list of a stream entry (`k` kind, `r` replica, `v` payload) or a reason why not. */
+/** Field list of a stream entry (`k` kind, `r` replica, `v` payload, `n` number, `p` previous incarnation) or a reason why not. */
 export function decodeStreamEntry(fields: string[]): StreamRecord | string {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+  const record = decodeKind(f);
+  if (typeof record === 'string') return record;
+  const seq = Number(f.n);
+  if (f.n !== undefined && Number.isSafeInteger(seq) && seq > 0) record.seq = seq;
+  return record;
+}
+
+function decodeKind(f: Record<string, string>): StreamRecord | string {
   const replicaId = f.r;
   if (typeof replicaId !== 'string' || replicaId.length === 0) return 'no replica id';
   switch (f.k) {
     case 'join': {
       const replica = decodeReplica(replicaId, f.v);
-      return replica ? { kind: 'join', replica } : 'bad replica record';
+      if (!replica) return 'bad replica record';
+      const { previousId, ...info } = replica;
+      const previous = typeof f.p === 'string' && f.p.length > 0 ? f.p : previousId;
+      return previous ? { kind: 'join', replica: info, previousId: previous } : { kind: 'join', replica: info };
     }
     case 'sync':
     case 'bye':
     case 'reaped':
+    case 'refresh':
       return { kind: f.k, replicaId };
     case 'peers': {
       let list: unknown;

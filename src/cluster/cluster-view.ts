@@ -70,9 +70,10 @@ const isLive = (s: PeerStatus) => s === 'alive' || s === 'suspect';
  *
  * Rules: a peer is one cluster peer however many replicas hold it; its status is the best of
  * their entries (alive > suspect > lost/left). `joined` when some replica first has it live;
- * `left` / `lost` only when no live replica still has it — at once for a goodbye or a replica
- * that died or left, after `hopGraceMs` for a loss seen by one replica (it may be reconnecting
- * elsewhere; meanwhile its merged status is `suspect`).
+ * `left` / `lost` only when no live replica still has it — at once for the peer's own goodbye or
+ * a replica that died (`replica-lost`), after `hopGraceMs` for a loss seen by one replica or a
+ * replica that shut down (the hand-over: its peers are reconnecting elsewhere, or `lost` with
+ * `replica-left` when the grace ends); meanwhile the merged status is `suspect`.
  */
 export class ClusterView {
   private readonly replicas = new Map<string, ReplicaState>();
@@ -140,6 +141,32 @@ export class ClusterView {
     }
   }
 
+  /**
+   * Another replica came back under a new incarnation (it was fenced): what its old one held
+   * moves to the new one, silently, so no view keeps the old incarnation (a ghost that would keep
+   * its peers alive) and its peers make no event. The new one's table, read next, reconciles.
+   */
+  supersede(previousId: string, info: Omit<ReplicaInfo, 'self'>, now: number): ClusterPresenceEvent[] {
+    const old = this.replicas.get(previousId);
+    if (!old || previousId === this.selfId || previousId === info.id) {
+      this.upsertReplica(info);
+      return [];
+    }
+    this.replicas.delete(previousId);
+    const current = this.replicas.get(info.id);
+    if (!current) {
+      this.replicas.set(info.id, { info: { ...info, self: info.id === this.selfId }, peers: old.peers });
+      return [];
+    }
+    this.upsertReplica(info);
+    // Both incarnations known (a snapshot saw the new one first): the old one's peers wait out the grace.
+    const events: ClusterPresenceEvent[] = [];
+    for (const [peerId, entry] of old.peers) {
+      if (isLive(entry.status)) events.push(...this.recompute(peerId, now, { kind: 'update', replicaId: info.id, reason: entry.reason }));
+    }
+    return events;
+  }
+
   /** This replica re-registered under a new incarnation (it was fenced): its entries move along, silently. */
   rekeySelf(info: Omit<ReplicaInfo, 'self'>): void {
     const old = this.replicas.get(this.selfId);
@@ -184,25 +211,30 @@ export class ClusterView {
 
   /**
    * A replica is gone: reaped after its lease ran out (its live peers are `lost` with reason
-   * `replica-lost` unless another replica has them) or shut down gracefully (`left`).
+   * `replica-lost` unless another replica has them), or shut down gracefully (`left`): then it
+   * hands its peers over — they did not leave, the replica did — and each one not live elsewhere
+   * waits `hopGraceMs` for its reconnect before it is `lost` with reason `replica-left`.
    */
   removeReplica(replicaId: string, how: 'reaped' | 'left', now: number): ViewChange {
     const replica = this.replicas.get(replicaId);
     if (!replica || replicaId === this.selfId) return { events: [], replicasLost: [] };
     const events: ClusterPresenceEvent[] = [];
+    if (how === 'left') {
+      this.replicas.delete(replicaId);
+      for (const [peerId, entry] of replica.peers) {
+        if (isLive(entry.status)) events.push(...this.recompute(peerId, now, { kind: 'replica-left', replicaId }));
+      }
+      return { events, replicasLost: [] };
+    }
     const peerIds: string[] = [];
     for (const [peerId, entry] of replica.peers) {
       if (!isLive(entry.status)) continue;
       peerIds.push(peerId);
-      replica.peers.set(peerId, how === 'reaped'
-        ? { ...entry, status: 'lost', reason: 'replica-lost', since: now }
-        : { ...entry, status: 'left', since: now });
-      const e = this.recompute(peerId, now, { kind: how === 'reaped' ? 'replica-lost' : 'replica-left', replicaId });
-      events.push(...e);
+      replica.peers.set(peerId, { ...entry, status: 'lost', reason: 'replica-lost', since: now });
+      events.push(...this.recompute(peerId, now, { kind: 'replica-lost', replicaId }));
     }
     this.replicas.delete(replicaId);
-    const replicasLost = how === 'reaped' ? [{ replica: { ...replica.info }, peerIds }] : [];
-    return { events, replicasLost };
+    return { events, replicasLost: [{ replica: { ...replica.info }, peerIds }] };
   }
 
   /**
@@ -297,19 +329,26 @@ export class ClusterView {
     if (cause.kind === 'update') {
       const entry = this.replicas.get(cause.replicaId)?.peers.get(peerId);
       if (entry?.status === 'left') return this.depart(rec, peerId, 'left', now, cause.replicaId);
-      if (rec.state === 'present') {
-        rec.state = 'pending';
-        rec.pendingUntil = now + this.options.hopGraceMs;
-        this.pending.add(peerId);
-        rec.reason = entry?.reason;
-        rec.replicaId = cause.replicaId;
-      }
+      this.awaitHop(rec, peerId, now, cause.replicaId, entry?.reason);
       return [];
     }
-    if (cause.kind === 'replica-left') return this.depart(rec, peerId, 'left', now, cause.replicaId);
+    if (cause.kind === 'replica-left') {
+      this.awaitHop(rec, peerId, now, cause.replicaId, 'replica-left');
+      return [];
+    }
     // The replica holding it died. A loss already pending elsewhere keeps its own reason and grace.
     if (rec.state === 'pending') return [];
     return this.depart(rec, peerId, 'lost', now, cause.replicaId, 'replica-lost');
+  }
+
+  /** No live replica has the peer: it may be reconnecting elsewhere. A grace already running keeps its reason and end. */
+  private awaitHop(rec: PeerRecord, peerId: string, now: number, replicaId: string, reason: LossReason | undefined): void {
+    if (rec.state !== 'present') return;
+    rec.state = 'pending';
+    rec.pendingUntil = now + this.options.hopGraceMs;
+    this.pending.add(peerId);
+    rec.reason = reason;
+    rec.replicaId = replicaId;
   }
 
   private depart(rec: PeerRecord, peerId: string, as: 'lost' | 'left', now: number, replicaId: string, reason?: LossReason): ClusterPresenceEvent[] {

@@ -156,10 +156,26 @@ export const peerRecovered = (peerId: string) => `Peer "${peerText(peerId)}" rec
 
 export const ioredisMissing = () =>
   'nest-heartbeat: option "cluster" needs the ioredis package; install it with `npm install ioredis`';
-export const clusterDegraded = (why: string) => `Redis unreachable or stalled (${why}): cluster view frozen, local presence goes on`;
+export const clusterDegraded = (why: string) =>
+  `Cluster presence degraded, Redis does not answer as it should (${why}): cluster view frozen until it does, local presence goes on`;
+export const clusterUnreachableAtBoot = (where: string, why: string) =>
+  `Redis at ${where} does not answer at boot (${why}): cluster presence starts degraded and joins the cluster when Redis answers; local presence goes on`;
 export const clusterConnected = (replicaId: string) => `Connected to Redis as replica ${replicaId}`;
 export const clusterFenced = (oldId: string, newId: string) =>
-  `Replica ${oldId} was reaped while it could not renew its lease; re-registered as ${newId}`;
+  `Replica ${oldId} lost its lease (reaped while it could not renew it, or Redis lost it); re-registered as ${newId}`;
+export const clusterReadonlyGivenClient = () =>
+  'Redis answered READONLY: the ioredis client given as cluster.redis is left on a demoted primary after a failover; '
+  + 'give it reconnectOnError (as docs/CLUSTER.md shows) so that it reconnects to the new one';
+/** The boot line: which namespace, on which Redis, as which replica, and who else is in it. */
+export const clusterJoined = (namespace: string, where: string, replicaId: string, others: Array<{ id: string; peers: number }>, isDefault: boolean) => {
+  const shown = others.slice(0, 10).map((r) => `${r.id} (${r.peers} peer${r.peers === 1 ? '' : 's'})`).join(', ');
+  const more = others.length > 10 ? ` and ${others.length - 10} more` : '';
+  const list = others.length === 0 ? 'no other replica' : `${others.length} other replica${others.length === 1 ? '' : 's'}: ${shown}${more}`;
+  const warning = isDefault
+    ? `. "${namespace}" is the default namespace: every service using this Redis without cluster.namespace shares it; set cluster.namespace to keep services apart`
+    : '';
+  return `Cluster presence in namespace "${namespace}" on ${where} as replica ${replicaId}; ${list}${warning}`;
+};
 export const clusterResync = (why: string) => `Cluster view resynchronised from Redis (${why})`;
 export const clusterBadData = (where: string, why: string) => `Skipped bad data in Redis (${peerText(where)}): ${peerText(why)}`;
 export const clusterReplicaLost = (replicaId: string, peers: number) => `Replica ${peerText(replicaId)} was lost with ${peers} peer(s)`;

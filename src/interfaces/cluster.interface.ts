@@ -1,6 +1,34 @@
-import type { Redis, RedisOptions } from 'ioredis';
 import type { Observable } from 'rxjs';
 import type { LossReason, PeerStatus } from './presence.interface.js';
+
+/**
+ * An ioredis client: a `Redis` (standalone, or Sentinel) or a `Cluster`. Described by what we
+ * call on it rather than imported, so that these types check without ioredis installed (it is
+ * an optional peer dependency) and with `skipLibCheck: false`.
+ */
+export interface RedisClientLike {
+  readonly status: string;
+  duplicate(...args: any[]): unknown;
+  evalsha(...args: any[]): Promise<unknown>;
+  on(event: any, listener: (...args: any[]) => void): unknown;
+}
+
+/**
+ * ioredis options, as `new Redis(options)` takes them: standalone (`host`, `port`, `tls`…) or
+ * Sentinel (`sentinels` and the master's `name`). The usual ones are typed here; every other
+ * ioredis option passes through unchanged.
+ */
+export type RedisConnectionOptions = {
+  host?: string;
+  port?: number;
+  path?: string;
+  username?: string;
+  password?: string;
+  db?: number;
+  tls?: object;
+  sentinels?: Array<{ host?: string; port?: number }>;
+  name?: string;
+} & Record<string, any>;
 
 /**
  * Cluster presence on Redis. Every replica of a service writes its own peer table to Redis and
@@ -8,10 +36,12 @@ import type { LossReason, PeerStatus } from './presence.interface.js';
  */
 export interface ClusterOptions {
   /**
-   * An ioredis client (used as is, never closed by us; we `duplicate()` it for blocking reads),
-   * ioredis options, or a `redis://` URL. Requires ioredis (an optional peer dependency).
+   * An ioredis client — `Redis` (standalone or Sentinel) or `Cluster` — used as is and never
+   * closed by us (we `duplicate()` it for blocking reads), ioredis options, or a `redis://` /
+   * `rediss://` URL. Requires ioredis (an optional peer dependency). Every key of a namespace
+   * shares one hash slot (`{namespace}`), so a Redis Cluster serves a namespace from one shard.
    */
-  redis: Redis | RedisOptions | string;
+  redis: RedisClientLike | RedisConnectionOptions | string;
   /** One cluster per namespace; all keys live under `{namespace}:`. Default `'nest-heartbeat'`. */
   namespace?: string;
   /** A replica that has not renewed its lease for this long is dead. Default `10000`. */

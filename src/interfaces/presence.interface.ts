@@ -12,7 +12,9 @@ export type LossReason =
   /** A new incarnation of the same nodeId (the process restarted) took its place. */
   | 'replaced'
   /** Cluster presence only: the replica that held the peer died. */
-  | 'replica-lost';
+  | 'replica-lost'
+  /** Cluster presence only: the replica that held the peer shut down and the peer did not reconnect elsewhere within leaseTtlMs. */
+  | 'replica-left';
 
 /**
  * Why a link ended. Loss reasons are reported on `lost`; `goodbye` (the peer said bye) and

@@ -72,12 +72,38 @@ it('a reaped replica: its peers lost (replica-lost) once, except those another r
   expect(view.get('q')?.status).toBe('alive');
 });
 
-it('a replica that leaves gracefully: its peers left at once, no replica loss', () => {
+it('a replica that leaves gracefully hands its peers over: suspect for the grace, a hop makes no event, a stranded peer is lost (replica-left)', () => {
+  const view = world();
+  view.setPeer('A/1', 'hopper', entry('alive', 0), 0);
+  view.setPeer('A/1', 'stranded', entry('alive', 0), 0);
+  view.setPeer('A/1', 'shared', entry('alive', 0), 0);
+  view.setPeer('B/1', 'shared', entry('alive', 0), 0);
+  const change = view.removeReplica('A/1', 'left', 10);
+  expect(change).toEqual({ events: [], replicasLost: [] });
+  expect(view.replicaInfos().map((r) => r.id)).toEqual(['S/1', 'B/1']);
+  expect(view.get('hopper')).toMatchObject({ status: 'suspect', replicas: [] });
+  expect(view.get('shared')?.status).toBe('alive');
+  expect(view.setPeer('B/1', 'hopper', entry('alive', 400), 400)).toEqual([]);
+  expect(view.tick(1009).events).toEqual([]);
+  expect(brief(view.tick(1010).events)).toEqual(['lost stranded replica-left @A/1']);
+  expect(view.tick(5000).events).toEqual([]);
+  expect(view.get('hopper')?.status).toBe('alive');
+  expect(view.get('stranded')?.status).toBe('lost');
+});
+
+it('a fenced replica\u2019s new incarnation takes over the old one\u2019s entries silently: no ghost, no event', () => {
   const view = world();
   view.setPeer('A/1', 'p', entry('alive', 0), 0);
-  const change = view.removeReplica('A/1', 'left', 10);
-  expect(brief(change.events)).toEqual(['left p @A/1']);
-  expect(change.replicasLost).toEqual([]);
+  view.setPeer('A/1', 'q', entry('alive', 0), 0);
+  expect(view.supersede('A/1', { id: 'A/2', nodeId: 'A', metadata: {}, startedAt: 50 }, 50)).toEqual([]);
+  expect(view.replicaInfos().map((r) => r.id)).toEqual(['S/1', 'B/1', 'A/2']);
+  expect(view.get('p')?.replicas.map((r) => r.replicaId)).toEqual(['A/2']);
+  // Its table (read next) no longer has q: q waits out the grace, then it is lost.
+  expect(view.replacePeers('A/2', new Map([['p', entry('alive', 0)]]), 60)).toEqual([]);
+  expect(brief(view.tick(1060).events)).toEqual(['lost q @A/2']);
+  // The dead old incarnation\u2019s reap, if it ever comes, changes nothing.
+  expect(view.removeReplica('A/1', 'reaped', 2000)).toEqual({ events: [], replicasLost: [] });
+  expect(view.get('p')?.status).toBe('alive');
 });
 
 it('this replica is never removed by others\u2019 news, and keeps its entries silently when fenced', () => {

@@ -16,8 +16,8 @@ export class LineProcess {
   private readonly proc: LabProcess<Line>;
   readonly exited: Promise<number | null>;
 
-  constructor(fixture: string, args: string[]) {
-    this.proc = new LabProcess<Line>(join(FIXTURES, fixture), args, { label: fixture, parse: jsonLine<Line>, keepLogs: 500 });
+  constructor(fixture: string, args: string[], env?: Record<string, string>) {
+    this.proc = new LabProcess<Line>(join(FIXTURES, fixture), args, { label: fixture, parse: jsonLine<Line>, keepLogs: 500, env });
     running.add(this);
     this.exited = this.proc.exited.finally(() => running.delete(this));
   }

@@ -1,6 +1,8 @@
 import { killAll, LineProcess, type Line } from './line-process.js';
 import { RedisServer } from './redis-server.js';
 
+export type { Line };
+
 export const LEASE_TTL_MS = 1000;
 export const RENEW_INTERVAL_MS = 200;
 
@@ -12,17 +14,31 @@ export interface Replica {
   name: string;
 }
 
+export interface ReplicaOptions {
+  /** Overrides of the `cluster` option (lease, renew interval, redis as options…). */
+  cluster?: Record<string, unknown>;
+  /** Startup nodes of a Redis Cluster: `cluster.redis` becomes an ioredis Cluster. */
+  redisCluster?: Array<{ host: string; port: number }>;
+  env?: Record<string, string>;
+  /** Wait for `connected` (default true). */
+  connected?: boolean;
+}
+
+/** Starts one replica process on a Redis namespace and waits until it is ready (and connected). */
+export async function startReplica(redis: string, namespace: string, name: string, options: ReplicaOptions = {}): Promise<Replica> {
+  const proc = new LineProcess('replica-app.ts', [JSON.stringify({
+    nodeId: name, server: { port: 0 },
+    cluster: { redis, namespace, leaseTtlMs: LEASE_TTL_MS, renewIntervalMs: RENEW_INTERVAL_MS, ...options.cluster },
+    ...(options.redisCluster ? { redisCluster: options.redisCluster } : {}),
+  })], options.env);
+  const ready = await proc.waitFor((l) => l.evt === 'ready', 30_000, 'ready');
+  if (options.connected !== false) await proc.waitFor((l) => l.evt === 'status' && l.status === 'connected', 10_000, 'connected');
+  return { proc, port: ready.port, id: ready.replicaId, name };
+}
+
 /** Starts replica processes (in parallel) on one Redis namespace and waits until each is connected. */
-export async function startReplicas(redisUrl: string, namespace: string, names: string[]): Promise<Replica[]> {
-  return Promise.all(names.map(async (name) => {
-    const proc = new LineProcess('replica-app.ts', [JSON.stringify({
-      nodeId: name, server: { port: 0 },
-      cluster: { redis: redisUrl, namespace, leaseTtlMs: LEASE_TTL_MS, renewIntervalMs: RENEW_INTERVAL_MS },
-    })]);
-    const ready = await proc.waitFor((l) => l.evt === 'ready', 30_000, 'ready');
-    await proc.waitFor((l) => l.evt === 'status' && l.status === 'connected', 10_000, 'connected');
-    return { proc, port: ready.port, id: ready.replicaId, name };
-  }));
+export async function startReplicas(redis: string, namespace: string, names: string[], options: ReplicaOptions = {}): Promise<Replica[]> {
+  return Promise.all(names.map((name) => startReplica(redis, namespace, name, options)));
 }
 
 /** Swarm peers ping after a second of sending nothing, as the replicas do (they mostly answer the replicas' pings). */
@@ -77,7 +93,7 @@ export function clusterRig(prefix: string) {
   });
   afterAll(async () => {
     await killAll();
-    await rig.redis.stop();
+    await rig.redis.dispose();
   });
   beforeEach(async () => {
     rig.swarm = startSwarm();
