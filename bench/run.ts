@@ -16,6 +16,7 @@ const BENCHMARKS: Record<string, string> = {
   b3: 'b3-detection.ts',
   b4: 'b4-cluster.ts',
   b5: 'b5-reconnect-storm.ts',
+  b7: 'b7-hostile-load.ts',
   b8: 'b8-rolling-restart.ts',
 };
 
