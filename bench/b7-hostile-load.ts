@@ -2,7 +2,7 @@
  * B7 — hostile load (issue 23): what peers that do not play by the rules cost a server, before
  * and after the limits, in the same run.
  *
- *   node --import tsx bench/b7-hostile-load.ts [--before=/work/wt-before] [--only=a,b,c] [--reps=1] [--quick] [--out=b7]
+ *   node --import tsx bench/b7-hostile-load.ts [--before=/work/wt-before] [--only=a,b,c] [--reps=1] [--quick] [--out=b7] [--churn-rates=max,1000]
  *
  * *before*: the library at another checkout (the commit before the limits, with its own
  * node_modules); *after*: this checkout. Each scenario runs for both, alternated (the order flips
@@ -16,7 +16,7 @@
  *     pre-handshake cap (64 KiB). Server heap after GC before and 8 s into the attack, per socket;
  *     the honest peer's request round trip, heartbeat RTT and status meanwhile.
  * (b) churn: unique nodeIds, hello then FIN, as fast as one process drives 100 connections in
- *     flight, for 2 minutes, then 70 s without churn. Phases: join (first minute: nothing has
+ *     flight (and again at a fixed 1,000 a second), for 2 minutes, then 70 s without churn. Phases: join (first minute: nothing has
  *     expired yet), expiry (second minute: the first departures reach retainMs while the churn goes
  *     on at the same rate), tail (no churn: only expiry). Retained peers, heap after GC at the
  *     phase ends, per-second samples, CPU and event-loop delay per phase.
@@ -146,7 +146,7 @@ async function runBigFrames(impl: Impl, rep: number, v: typeof BIG_FRAME_VARIANT
 }
 
 /* ---------------- (b) ---------------- */
-async function runChurn(impl: Impl, rep: number, o: { joinMs: number; expiryMs: number; tailMs: number; concurrency: number }): Promise<B7Churn> {
+async function runChurn(impl: Impl, rep: number, perSecond: number | null, o: { joinMs: number; expiryMs: number; tailMs: number; concurrency: number }): Promise<B7Churn> {
   const sys0 = systemCpu();
   const rig = await startRig(impl, undefined);
   try {
@@ -154,7 +154,7 @@ async function runChurn(impl: Impl, rep: number, o: { joinMs: number; expiryMs: 
     await rig.honest.request({ cmd: 'mark' });
     await rig.attackers.request({ cmd: 'reset' });
     await rig.server.request({ cmd: 'phase', name: 'join' });
-    await rig.attackers.request({ cmd: 'churn', concurrency: o.concurrency, addresses: addresses(64) });
+    await rig.attackers.request({ cmd: 'churn', concurrency: o.concurrency, perSecond, addresses: addresses(64) });
     const t0 = Date.now();
     await until(t0, o.joinMs);
     const join = await rig.server.request({ cmd: 'phase' });
@@ -177,7 +177,7 @@ async function runChurn(impl: Impl, rep: number, o: { joinMs: number; expiryMs: 
     const heapTail = await rig.server.request({ cmd: 'gc' }, 120_000);
     const series = await rig.server.request({ cmd: 'series' });
     const r: B7Churn = {
-      impl: impl.name, rep, config: o,
+      impl: impl.name, rep, perSecond, config: o,
       heap: { base: base.heapUsed, afterJoin: heapJoin.heapUsed, afterExpiry: heapExpiry.heapUsed, afterTail: heapTail.heapUsed },
       gcMs: { afterJoin: heapJoin.gcMs, afterExpiry: heapExpiry.gcMs, afterTail: heapTail.gcMs },
       retained: { afterJoin: heapJoin.retained, afterExpiry: heapExpiry.retained, afterTail: heapTail.retained },
@@ -191,7 +191,7 @@ async function runChurn(impl: Impl, rep: number, o: { joinMs: number; expiryMs: 
     };
     const ph = (p: B7Churn['phases']['join']) => `${p.joinsPerSecond.toFixed(0)} joins/s cpu ${p.cpuPct.toFixed(0)}% `
       + `(${p.cpuUsPerJoin?.toFixed(0) ?? '–'} µs/join) loop p99 ${p.loopDelayMs.p99.toFixed(1)} max ${p.loopDelayMs.max.toFixed(0)} ms`;
-    log(`b7 b ${impl.name}: join: ${ph(join)}; expiry: ${ph(expiry)}; tail: cpu ${tail.cpuPct.toFixed(1)}% loop p99 ${tail.loopDelayMs.p99.toFixed(1)} max ${tail.loopDelayMs.max.toFixed(0)} ms; `
+    log(`b7 b ${impl.name} ${perSecond ? `${perSecond}/s` : 'max rate'}: join: ${ph(join)}; expiry: ${ph(expiry)}; tail: cpu ${tail.cpuPct.toFixed(1)}% loop p99 ${tail.loopDelayMs.p99.toFixed(1)} max ${tail.loopDelayMs.max.toFixed(0)} ms; `
       + `retained max ${r.maxRetained}, at phase ends ${heapJoin.retained}/${heapExpiry.retained}/${heapTail.retained}; heap MiB ${[base, heapJoin, heapExpiry, heapTail].map((h) => (h.heapUsed / 2 ** 20).toFixed(0)).join(' → ')}; `
       + `honest ${JSON.stringify(honestChurn.events)} ${JSON.stringify(honestTail.events)}`);
     return r;
@@ -263,7 +263,9 @@ async function runSlowloris(impl: Impl, rep: number, o: { count: number; duratio
   }
 }
 
-export async function runB7(options: { before?: string; only?: string[]; reps?: number; quick?: boolean; out?: string } = {}): Promise<B7Result> {
+export async function runB7(options: {
+  before?: string; only?: string[]; reps?: number; quick?: boolean; out?: string; churnRates?: Array<number | null>;
+} = {}): Promise<B7Result> {
   const started = Date.now();
   const quick = options.quick ?? false;
   const impls: Impl[] = [{ name: 'before', root: options.before ?? DEFAULT_BEFORE }, { name: 'after', root: REPO_DIR }];
@@ -273,6 +275,8 @@ export async function runB7(options: { before?: string; only?: string[]; reps?: 
     only: options.only ?? ['a', 'b', 'c'],
     bigFrames: { count: 1000, holdMs: 8000, afterMs: 20_000 },
     churn: quick ? { joinMs: 15_000, expiryMs: 15_000, tailMs: 10_000, concurrency: 100 } : { joinMs: 60_000, expiryMs: 60_000, tailMs: 70_000, concurrency: 100 },
+    /** null: as fast as the attacker can; a number: that many joins a second in every phase, so phases compare at equal load. */
+    churnRates: options.churnRates ?? [null, 1000],
     slowloris: quick ? { count: 5000, durationMs: 15_000, lateAtMs: 3000 } : { count: 5000, durationMs: 45_000, lateAtMs: 5000 },
   };
   const machine = machineInfo();
@@ -284,7 +288,9 @@ export async function runB7(options: { before?: string; only?: string[]; reps?: 
       for (const v of BIG_FRAME_VARIANTS) for (const impl of order) result.bigFrames.push(await runBigFrames(impl, rep, v, config.bigFrames));
     }
     if (config.only.includes('c')) for (const impl of order) result.slowloris.push(await runSlowloris(impl, rep, config.slowloris));
-    if (config.only.includes('b')) for (const impl of order) result.churn.push(await runChurn(impl, rep, config.churn));
+    if (config.only.includes('b')) {
+      for (const rate of config.churnRates) for (const impl of order) result.churn.push(await runChurn(impl, rep, rate, config.churn));
+    }
   }
   result.system = systemBetween(sys0, systemCpu()) as B7System;
   result.durationMs = Date.now() - started;
@@ -296,6 +302,7 @@ if (isMain(import.meta.url)) {
   const r = await runB7({
     before: argValue('before'), only: argValue('only')?.split(','), reps: argValue('reps') ? Number(argValue('reps')) : undefined,
     quick: hasFlag('--quick'), out: argValue('out'),
+    churnRates: argValue('churn-rates')?.split(',').map((x) => (x === 'max' ? null : Number(x))),
   });
   renderResults();
   log(`b7 done in ${(r.durationMs / 1000).toFixed(0)} s`);

@@ -6,9 +6,9 @@
  * - `bigframes { count, announce, bodyChars, chunkChars, everyMs, addresses }`: `count` sockets,
  *   each writes `<announce>#` at once, then `chunkChars` of body every `everyMs` until it has
  *   sent `bodyChars` (never a whole frame). Resolves when every socket connected.
- * - `churn { concurrency, addresses }`: fresh nodeIds as fast as this process can: connect, write
- *   a hello with a nodeId never used before, close (FIN) at once, dial the next; `concurrency`
- *   connections in flight. Runs until `stop`.
+ * - `churn { concurrency, perSecond?, addresses }`: fresh nodeIds as fast as this process can (or at
+ *   `perSecond`): connect, write a hello with a nodeId never used before, close (FIN) at once, dial
+ *   the next; at most `concurrency` connections in flight. Runs until `stop`.
  * - `slowloris { count, trickleMs, redialEveryMs, addresses }`: `count` sockets that never finish
  *   a hello (its length prefix, then one character every `trickleMs`); every `redialEveryMs`,
  *   the sockets the server closed are opened again (slowloris.py's loop). Runs until `stop`.
@@ -150,7 +150,7 @@ async function bigFrames(cmd: { count: number; announce: number; bodyChars: numb
 /* ---------------- (b) churn of fresh nodeIds ---------------- */
 let churnSerial = 0;
 let churnSecond: ReturnType<typeof setInterval> | undefined;
-function churn(cmd: { concurrency: number }) {
+function churn(cmd: { concurrency: number; perSecond?: number }) {
   judgeCloses = false;
   const prefix = `churn-${process.pid}-${Date.now().toString(36)}`;
   let completedThisSecond = 0;
@@ -158,8 +158,17 @@ function churn(cmd: { concurrency: number }) {
     stats.perSecond.push(completedThisSecond);
     completedThisSecond = 0;
   }, 1000);
+  const t0 = performance.now();
+  let started = 0;
   const one = () => {
     if (stopped) return;
+    // With a rate: no more connections than perSecond × the time elapsed (a fixed load, the same in every phase).
+    if (cmd.perSecond) {
+      const dueAt = (started / cmd.perSecond) * 1000;
+      const elapsed = performance.now() - t0;
+      if (dueAt > elapsed) return void setTimeout(one, dueAt - elapsed);
+    }
+    started++;
     dial((d) => {
       // A hello with a nodeId never seen before, then FIN: the server joins it and loses it at once.
       const hello = JSON.stringify({ $hb: 'hello', v: 1, id: `${prefix}-${++churnSerial}`, meta: {} });

@@ -296,7 +296,8 @@ export interface B7Sample {
 }
 
 export interface B7Churn {
-  impl: B7Impl; rep: number;
+  /** perSecond: the attacker's fixed rate, or null for as fast as it can. */
+  impl: B7Impl; rep: number; perSecond: number | null;
   config: { joinMs: number; expiryMs: number; tailMs: number; concurrency: number };
   heap: { base: number; afterJoin: number; afterExpiry: number; afterTail: number };
   gcMs: { afterJoin: number; afterExpiry: number; afterTail: number };
@@ -335,6 +336,7 @@ export interface B7Result {
     before: string; reps: number; only: string[];
     bigFrames: { count: number; holdMs: number; afterMs: number };
     churn: { joinMs: number; expiryMs: number; tailMs: number; concurrency: number };
+    churnRates: Array<number | null>;
     slowloris: { count: number; durationMs: number; lateAtMs: number };
   };
   bigFrames: B7BigFrames[];
