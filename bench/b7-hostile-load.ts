@@ -3,6 +3,7 @@
  * and after the limits, in the same run.
  *
  *   node --import tsx bench/b7-hostile-load.ts [--before=/work/wt-before] [--only=a,b,c] [--reps=1] [--quick] [--out=b7] [--churn-rates=max,1000]
+ *     [--extra=name=/path/to/checkout]   (another library alongside before and after: a what-if change)
  *
  * *before*: the library at another checkout (the commit before the limits, with its own
  * node_modules); *after*: this checkout. Each scenario runs for both, alternated (the order flips
@@ -265,12 +266,15 @@ async function runSlowloris(impl: Impl, rep: number, o: { count: number; duratio
 
 export async function runB7(options: {
   before?: string; only?: string[]; reps?: number; quick?: boolean; out?: string; churnRates?: Array<number | null>;
+  /** Other libraries to run alongside (name → checkout), e.g. a what-if change in a scratch copy. */
+  extra?: Impl[];
 } = {}): Promise<B7Result> {
   const started = Date.now();
   const quick = options.quick ?? false;
-  const impls: Impl[] = [{ name: 'before', root: options.before ?? DEFAULT_BEFORE }, { name: 'after', root: REPO_DIR }];
+  const impls: Impl[] = [{ name: 'before', root: options.before ?? DEFAULT_BEFORE }, { name: 'after', root: REPO_DIR }, ...(options.extra ?? [])];
   const config = {
     before: impls[0].root,
+    extra: options.extra,
     reps: options.reps ?? 1,
     only: options.only ?? ['a', 'b', 'c'],
     bigFrames: { count: 1000, holdMs: 8000, afterMs: 20_000 },
@@ -303,6 +307,7 @@ if (isMain(import.meta.url)) {
     before: argValue('before'), only: argValue('only')?.split(','), reps: argValue('reps') ? Number(argValue('reps')) : undefined,
     quick: hasFlag('--quick'), out: argValue('out'),
     churnRates: argValue('churn-rates')?.split(',').map((x) => (x === 'max' ? null : Number(x))),
+    extra: argValue('extra')?.split(',').map((x) => ({ name: x.split('=')[0], root: x.split('=')[1] })),
   });
   renderResults();
   log(`b7 done in ${(r.durationMs / 1000).toFixed(0)} s`);

@@ -257,7 +257,8 @@ export interface B8Result {
 }
 
 // B7: hostile load (bench/b7-hostile-load.ts)
-export type B7Impl = 'before' | 'after';
+/** before / after the limits, or the name of an extra library run alongside (a what-if). */
+export type B7Impl = 'before' | 'after' | (string & {});
 
 export interface B7System { loadAverageStart: number[]; loadAverageEnd: number[]; stealPct: number; busyPct: number }
 
@@ -333,7 +334,7 @@ export interface B7Result {
   benchmark: 'b7';
   machine: MachineInfo;
   config: {
-    before: string; reps: number; only: string[];
+    before: string; extra?: Array<{ name: string; root: string }>; reps: number; only: string[];
     bigFrames: { count: number; holdMs: number; afterMs: number };
     churn: { joinMs: number; expiryMs: number; tailMs: number; concurrency: number };
     churnRates: Array<number | null>;
