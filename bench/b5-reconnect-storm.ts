@@ -107,7 +107,7 @@ async function runOne(impl: B5Impl, rep: number, requested: number, runIndex: nu
     log(`b5 ${impl} rep ${rep} N=${peers}: ${restart.back}/${peers} back ${restart.complete ? `in ${restart.allBackFromListeningMs?.toFixed(0)} ms after listening `
       + `(${restart.allBackFromRestartMs?.toFixed(0)} ms after the restart)` : 'NOT ALL'}; repeats ${restart.repeats}; cpu peak ${restart.cpuPeak100msPct.toFixed(0)}% `
       + `mean ${restart.cpuMeanPct.toFixed(0)}%; loop delay max ${restart.eventLoopDelayMs.max.toFixed(1)} ms; peak ${restart.handshakesPerSecondPeak}/s`
-      + `; SYNs dropped (accept queue full) ${listenQueue.drops}; lost after joining ${JSON.stringify(restart.lossReasons)}; client loop delay max ${clientStats.map((c) => Math.round(c.loopDelayMaxMs)).join('/')} ms`
+      + `; SYNs dropped (accept queue full) ${listenQueue.drops}; refused at accept ${restart.refusedAtAccept ?? '–'}; lost after joining ${JSON.stringify(restart.lossReasons)}; client loop delay max ${clientStats.map((c) => Math.round(c.loopDelayMaxMs)).join('/')} ms`
       + `${controlStatus ? `; control: ${JSON.stringify(controlStatus.events)} max silence ${controlStatus.maxSilenceMs} ms; control server saw ${JSON.stringify(restart.controlServerEvents)}` : ''}`);
     for (const c of clients) await c.request({ cmd: 'close' }).catch(() => undefined);
     return {
@@ -174,6 +174,7 @@ export async function runB5(options: { quick?: boolean; reps?: number; steps?: n
         controlLost: rs.reduce((s, r) => s + (r.control?.events.lost ?? 0) + (r.restart.controlServerEvents.lost ?? 0), 0),
         controlMaxSilenceMs: summarize(nums((r) => r.control?.maxSilenceMs)),
         listenDrops: summarize(nums((r) => r.listenQueue.drops)),
+        refusedAtAccept: summarize(nums((r) => r.restart.refusedAtAccept)),
       });
     }
   }

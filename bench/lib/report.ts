@@ -225,9 +225,12 @@ function b4Section(r: B4Result): string {
 /** One row per (N, implementation): the storm's figures. */
 export function b5Table(r: B5Result): string {
   const out: string[] = [];
+  // Counted since the limits (maxPendingHandshakes); older result files have no such column.
+  const withRefusals = r.summary.some((s) => s.refusedAtAccept?.n);
   out.push('| N (peers) | impl | all back after listening, ms | after the restart, ms | peak CPU % (100 ms) | mean CPU % | loop delay p99 / max ms | '
-    + 'back per s: peak / mean | lost after joining / back again | reported twice | missing | SYNs dropped | control: suspect / lost, longest silence ms |');
-  out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    + 'back per s: peak / mean | lost after joining / back again | reported twice | missing | SYNs dropped | control: suspect / lost, longest silence ms |'
+    + `${withRefusals ? ' refused at accept |' : ''}`);
+  out.push(`|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${withRefusals ? '---:|' : ''}`);
   for (const requested of r.config.steps) {
     for (const impl of ['baseline', 'ours', 'stock'] as const) {
       const s = r.summary.find((x) => x.impl === impl && x.requested === requested);
@@ -235,7 +238,8 @@ export function b5Table(r: B5Result): string {
       const incomplete = s.complete < s.n ? ` (${s.n - s.complete} of ${s.n} runs incomplete)` : '';
       out.push(`| ${fmt(s.peers)} | ${impl} | ${range(s.allBackFromListeningMs)}${incomplete} | ${range(s.allBackFromRestartMs)} | ${range(s.cpuPeak100msPct)} | ${range(s.cpuMeanPct)} | `
         + `${fmt(s.eldP99Ms.median, 0)} / ${fmt(s.eldMaxMs.median, 0)} (max ${fmt(s.eldMaxMs.max, 0)}) | ${fmt(s.handshakesPerSecondPeak.median)} / ${fmt(s.handshakesPerSecondMean.median)} | `
-        + `${s.lostAfterJoining} / ${s.repeats} | ${s.duplicates} | ${s.missing} | ${fmt(s.listenDrops.median)} | ${impl !== 'stock' ? `${s.controlSuspect} / ${s.controlLost}, ${fmt(s.controlMaxSilenceMs.max)}` : '–'} |`);
+        + `${s.lostAfterJoining} / ${s.repeats} | ${s.duplicates} | ${s.missing} | ${fmt(s.listenDrops.median)} | ${impl !== 'stock' ? `${s.controlSuspect} / ${s.controlLost}, ${fmt(s.controlMaxSilenceMs.max)}` : '–'} |`
+        + `${withRefusals ? ` ${s.refusedAtAccept?.n ? range(s.refusedAtAccept) : '–'} |` : ''}`);
     }
   }
   return out.join('\n');

@@ -185,6 +185,8 @@ export interface B5Restart {
   cpuPeak100msPct: number; cpuMeanPct: number; cpuPer100ms: number[];
   eventLoopDelayMs: { max: number; p99: number; p50: number; mean: number };
   controlServerEvents: Record<string, number>;
+  /** Sockets the server closed at accept during the storm (maxPendingHandshakes); absent before the limits. */
+  refusedAtAccept?: number;
 }
 
 export interface B5Run {
@@ -210,6 +212,7 @@ export interface B5Result {
     cpuPeak100msPct: Summary; cpuMeanPct: Summary; eldMaxMs: Summary; eldP99Ms: Summary; handshakesPerSecondPeak: Summary;
     handshakesPerSecondMean: Summary; repeats: number; duplicates: number; missing: number; lostAfterJoining: number; complete: number; n: number;
     controlSuspect: number; controlLost: number; controlMaxSilenceMs: Summary; listenDrops: Summary;
+    refusedAtAccept?: Summary;
   }>;
   durationMs: number;
 }
