@@ -44,7 +44,7 @@ function churnTable(rows: B7Churn[]): string {
     for (const name of ['join', 'expiry', 'tail'] as const) {
       const p = r.phases[name];
       const events = name === 'tail' ? r.honest.tail.events : r.honest.churn.events;
-      out.push(`| ${rate} | ${r.impl} | ${name} | ${fmt(p.elapsedMs / 1000)} | ${fmt(p.joinsPerSecond)} | ${fmt(p.cpuPct)} | ${p.cpuUsPerJoin === null ? '–' : fmt(p.cpuUsPerJoin)} | ${loop(p)} | `
+      out.push(`| ${rate} | ${r.impl} | ${name} | ${fmt(p.elapsedMs / 1000)} | ${fmt(p.joinsPerSecond)} | ${fmt(p.cpuPct)} | ${p.cpuUsPerJoin === null || p.joins < 100 ? '–' : fmt(p.cpuUsPerJoin)} | ${loop(p)} | `
         + `${fmt(r.retained[ends[name]])} | ${fmt(r.tableSize[ends[name]])} | ${fmt(r.heap[ends[name]] / MiB)} | ${name === 'expiry' ? '' : Object.entries(events).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'} |`);
     }
   }
