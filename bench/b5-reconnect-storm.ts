@@ -3,6 +3,8 @@
  * with HeartbeatClient's backoff and jitter.
  *
  *   node --import tsx bench/b5-reconnect-storm.ts [--quick] [--reps=1] [--steps=10000,20000] [--impls=ours,stock]
+ *   … --b5-baseline=/work/wt-before --impls=baseline,ours --out=b5-limits   (adds `baseline`: the same server and
+ *   control peer from a checkout before a change, with its own node_modules; the storm clients are this tree's)
  *   B5_PROFILE_DIR=/tmp/b5prof … (server and clients under --cpu-prof)
  *
  * Per (implementation, N, repetition): one server process (bench/b5/storm-server.ts, fd limit
@@ -54,23 +56,27 @@ async function waitUntil(what: string, pred: () => Promise<boolean>, timeoutMs: 
   }
 }
 
-async function runOne(impl: B5Impl, rep: number, requested: number, runIndex: number, settleMs: number): Promise<B5Run> {
+async function runOne(impl: B5Impl, rep: number, requested: number, runIndex: number, settleMs: number, baseline?: string): Promise<B5Run> {
   // B5_PROFILE_DIR=<dir>: the server runs under --cpu-prof (written when it exits), to explain a miss.
   const profileDir = process.env.B5_PROFILE_DIR;
-  const server = new Child(SERVER, [impl], {
-    fdLimit: FD_WANTED, label: `b5-${impl}-server`, execArgv: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=1000'] : [],
+  // baseline: the server and control peer of another checkout (the library before a change), run from there.
+  const from = impl === 'baseline' ? baseline! : undefined;
+  const script = (path: string) => (from ? join(from, 'bench', 'b5', path) : join(BENCH_DIR, 'b5', path));
+  const protocol = impl === 'stock' ? 'stock' : 'ours';
+  const server = new Child(script('storm-server.ts'), [protocol], {
+    fdLimit: FD_WANTED, label: `b5-${impl}-server`, cwd: from, execArgv: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=1000'] : [],
   });
   const children: Child[] = [server];
   try {
     const ready = await server.ready(60_000);
     const peers = Math.min(requested, ready.nofile - ready.fds - FD_RESERVE);
     let control: Child | undefined;
-    if (impl === 'ours') {
-      control = new Child(CONTROL, [String(ready.controlPort)], { label: 'b5-control' });
+    if (protocol === 'ours') {
+      control = new Child(from ? script('control-peer.ts') : CONTROL, [String(ready.controlPort)], { label: 'b5-control', cwd: from });
       children.push(control);
       await control.ready(60_000);
     }
-    const clients = [0, 1].map((k) => new Child(CLIENTS, [impl, String(ready.port), `b5-${runIndex}-${k}`], {
+    const clients = [0, 1].map((k) => new Child(CLIENTS, [protocol, String(ready.port), `b5-${runIndex}-${k}`], {
       fdLimit: FD_WANTED, label: `b5-${impl}-clients${k}`, execArgv: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}/clients`, '--cpu-prof-interval=1000'] : [],
     }));
     children.push(...clients);
@@ -101,7 +107,7 @@ async function runOne(impl: B5Impl, rep: number, requested: number, runIndex: nu
     log(`b5 ${impl} rep ${rep} N=${peers}: ${restart.back}/${peers} back ${restart.complete ? `in ${restart.allBackFromListeningMs?.toFixed(0)} ms after listening `
       + `(${restart.allBackFromRestartMs?.toFixed(0)} ms after the restart)` : 'NOT ALL'}; repeats ${restart.repeats}; cpu peak ${restart.cpuPeak100msPct.toFixed(0)}% `
       + `mean ${restart.cpuMeanPct.toFixed(0)}%; loop delay max ${restart.eventLoopDelayMs.max.toFixed(1)} ms; peak ${restart.handshakesPerSecondPeak}/s`
-      + `; SYNs dropped (accept queue full) ${listenQueue.drops}; lost after joining ${JSON.stringify(restart.lossReasons)}; client loop delay max ${clientStats.map((c) => Math.round(c.loopDelayMaxMs)).join('/')} ms`
+      + `; SYNs dropped (accept queue full) ${listenQueue.drops}; refused at accept ${restart.refusedAtAccept ?? '–'}; lost after joining ${JSON.stringify(restart.lossReasons)}; client loop delay max ${clientStats.map((c) => Math.round(c.loopDelayMaxMs)).join('/')} ms`
       + `${controlStatus ? `; control: ${JSON.stringify(controlStatus.events)} max silence ${controlStatus.maxSilenceMs} ms; control server saw ${JSON.stringify(restart.controlServerEvents)}` : ''}`);
     for (const c of clients) await c.request({ cmd: 'close' }).catch(() => undefined);
     return {
@@ -118,7 +124,7 @@ async function runOne(impl: B5Impl, rep: number, requested: number, runIndex: nu
   }
 }
 
-export async function runB5(options: { quick?: boolean; reps?: number; steps?: number[]; impls?: B5Impl[] } = {}): Promise<B5Result> {
+export async function runB5(options: { quick?: boolean; reps?: number; steps?: number[]; impls?: B5Impl[]; baseline?: string; out?: string } = {}): Promise<B5Result> {
   const started = Date.now();
   const quick = options.quick ?? false;
   const config = {
@@ -139,12 +145,12 @@ export async function runB5(options: { quick?: boolean; reps?: number; steps?: n
     for (const requested of config.steps) {
       for (const impl of order) {
         log(`b5: ${impl}, N=${requested}, repetition ${rep + 1}/${config.reps}`);
-        runs.push(await runOne(impl, rep, requested, runIndex++, config.settleMs));
+        runs.push(await runOne(impl, rep, requested, runIndex++, config.settleMs, options.baseline));
       }
     }
   }
   const summary: B5Result['summary'] = [];
-  for (const impl of ['ours', 'stock'] as B5Impl[]) {
+  for (const impl of ['baseline', 'ours', 'stock'] as B5Impl[]) {
     for (const requested of config.steps) {
       const rs = runs.filter((r) => r.impl === impl && r.requested === requested);
       if (rs.length === 0) continue;
@@ -168,11 +174,12 @@ export async function runB5(options: { quick?: boolean; reps?: number; steps?: n
         controlLost: rs.reduce((s, r) => s + (r.control?.events.lost ?? 0) + (r.restart.controlServerEvents.lost ?? 0), 0),
         controlMaxSilenceMs: summarize(nums((r) => r.control?.maxSilenceMs)),
         listenDrops: summarize(nums((r) => r.listenQueue.drops)),
+        refusedAtAccept: summarize(nums((r) => r.restart.refusedAtAccept)),
       });
     }
   }
-  const result: B5Result = { benchmark: 'b5', machine, config, runs, summary, durationMs: Date.now() - started };
-  writeResult('b5', result);
+  const result: B5Result = { benchmark: 'b5', machine, config: { ...config, baseline: options.baseline }, runs, summary, durationMs: Date.now() - started };
+  writeResult(options.out ?? 'b5', result);
   return result;
 }
 
@@ -180,7 +187,7 @@ if (isMain(import.meta.url)) {
   const steps = argValue('steps')?.split(',').map(Number);
   const reps = argValue('reps') ? Number(argValue('reps')) : undefined;
   const impls = argValue('impls')?.split(',') as B5Impl[] | undefined;
-  const r = await runB5({ quick: hasFlag('--quick'), steps, reps, impls });
+  const r = await runB5({ quick: hasFlag('--quick'), steps, reps, impls, baseline: argValue('b5-baseline'), out: argValue('out') });
   renderResults();
   log(`b5 done in ${(r.durationMs / 1000).toFixed(0)} s`);
   process.exit(0);

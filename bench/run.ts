@@ -18,6 +18,7 @@ const BENCHMARKS: Record<string, string> = {
   'b4-scale': 'b4-scale.ts',
   b5: 'b5-reconnect-storm.ts',
   b6: 'b6-detection-qos.ts',
+  b7: 'b7-hostile-load.ts',
   b8: 'b8-rolling-restart.ts',
 };
 

@@ -30,6 +30,8 @@ let seen = new Map<string, number>();
 let repeats = 0;
 let lostOrLeft = 0;
 let lossReasons: Record<string, number> = {};
+/** ours: sockets the storm server closed at accept (the library's maxPendingHandshakes), since the last start. */
+let refusedAtAccept = 0;
 let onSeen: (() => void) | null = null;
 
 /** ours: peers joined and not lost or left since; a `joined` for one of them would be a peer reported twice. */
@@ -67,6 +69,7 @@ async function startStorm(port: number): Promise<void> {
   lossReasons = {};
   present = new Set();
   duplicates = 0;
+  refusedAtAccept = 0;
   if (impl === 'ours') {
     @Module({ imports: [HeartbeatModule.forRoot({ nodeId: 'b5-storm-server', server: { host: '127.0.0.1', port } })] })
     class StormModule {}
@@ -84,6 +87,10 @@ async function startStorm(port: number): Promise<void> {
     });
     await app.listen();
     const server = app.get(HeartbeatServer);
+    // Runs after the server's own connection listener: a socket it refused (over maxPendingHandshakes) is destroyed by then.
+    (server as unknown as { server: import('node:net').Server }).server.on('connection', (socket) => {
+      if (socket.destroyed) refusedAtAccept++;
+    });
     stormPort = server.address!.port;
     stormConnections = () => server.connections;
     storm = app;
@@ -179,6 +186,7 @@ async function restart(expected: number, timeoutMs: number) {
     eventLoopDelayMs: { max: eld.max / 1e6, p99: eld.percentile(99) / 1e6, p50: eld.percentile(50) / 1e6, mean: eld.mean / 1e6 },
     controlServerEvents: controlDuring,
     connections: stormConnections(),
+    refusedAtAccept,
   };
 }
 

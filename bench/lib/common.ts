@@ -120,3 +120,31 @@ export function argValue(name: string): string | undefined {
 export function isMain(metaUrl: string): boolean {
   return process.argv[1] !== undefined && fileURLToPath(metaUrl) === resolve(process.argv[1]);
 }
+
+/** The machine's CPU time counters (/proc/stat, first line, in clock ticks): steal is time the hypervisor gave to others. */
+export interface SystemCpu {
+  at: number;
+  total: number;
+  idle: number;
+  steal: number;
+  loadAverage: number[];
+}
+
+export function systemCpu(): SystemCpu {
+  const loadAverage = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already counted in user)
+  const total = fields.slice(0, 8).reduce((s, x) => s + x, 0);
+  return { at: Date.now(), total, idle: fields[3] + fields[4], steal: fields[7] ?? 0, loadAverage };
+}
+
+/** Load averages at both ends, and the share of CPU time stolen and busy (all cores) in between, %. */
+export function systemBetween(a: SystemCpu, b: SystemCpu): { loadAverageStart: number[]; loadAverageEnd: number[]; stealPct: number; busyPct: number } {
+  const total = b.total - a.total;
+  return {
+    loadAverageStart: a.loadAverage,
+    loadAverageEnd: b.loadAverage,
+    stealPct: total > 0 ? ((b.steal - a.steal) / total) * 100 : NaN,
+    busyPct: total > 0 ? ((total - (b.idle - a.idle) - (b.steal - a.steal)) / total) * 100 : NaN,
+  };
+}

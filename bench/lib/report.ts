@@ -2,26 +2,14 @@
  * Renders bench/RESULTS.md from bench/results/*.json, inserting the hand-written analysis of
  * bench/analysis/<b1|b2|b3>.md after each benchmark's tables.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { B1Result, B1Summary, B2Result, B3Result, B4Result, B4ScaleResult, B5Result, B6Result, B8Result } from './results.js';
+import type { B1Result, B1Summary, B2Result, B3Result, B4Result, B4ScaleResult, B5Result, B6Result, B7Result, B8Result } from './results.js';
 import { b6Section } from '../b6/report.js';
-import { BENCH_DIR, fmt, readResult, type MachineInfo, type Summary } from './common.js';
+import { BENCH_DIR, fmt, readResult, type MachineInfo } from './common.js';
 import type { ProfileSummary } from './cpuprofile.js';
-
-const range = (s: Summary | undefined, digits = 0, scale = 1) =>
-  s && s.n > 0 ? `${fmt(s.median * scale, digits)} (${fmt(s.min * scale, digits)}–${fmt(s.max * scale, digits)})` : '–';
-const yes = (ok: boolean) => (ok ? '**met**' : '**missed**');
-
-function analysis(name: string): string {
-  const file = join(BENCH_DIR, 'analysis', `${name}.md`);
-  return existsSync(file) ? `\n${readFileSync(file, 'utf8').trim()}\n` : '';
-}
-
-function machineLine(m: MachineInfo): string {
-  return `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node} (V8 ${m.v8}); `
-    + `fd hard limit ${m.nofileHardLimit ?? '?'}; load average at start ${m.loadAverageAtStart?.map((x) => x.toFixed(2)).join(' ') ?? '?'}; run ${m.date}`;
-}
+import { analysis, machineLine, range, yes } from './report-format.js';
+import { b7Section } from './report-b7.js';
 
 function profileTable(p: Record<string, ProfileSummary>, keys: string[], areas = 7, fns = 8, note = ' (includes start-up)'): string {
   const lines: string[] = [];
@@ -268,6 +256,29 @@ function b4ScaleSection(r: B4ScaleResult): string {
   return out.join('\n');
 }
 
+/** One row per (N, implementation): the storm's figures. */
+export function b5Table(r: B5Result): string {
+  const out: string[] = [];
+  // Counted since the limits (maxPendingHandshakes); older result files have no such column.
+  const withRefusals = r.summary.some((s) => s.refusedAtAccept?.n);
+  out.push('| N (peers) | impl | all back after listening, ms | after the restart, ms | peak CPU % (100 ms) | mean CPU % | loop delay p99 / max ms | '
+    + 'back per s: peak / mean | lost after joining / back again | reported twice | missing | SYNs dropped | control: suspect / lost, longest silence ms |'
+    + `${withRefusals ? ' refused at accept |' : ''}`);
+  out.push(`|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${withRefusals ? '---:|' : ''}`);
+  for (const requested of r.config.steps) {
+    for (const impl of ['baseline', 'ours', 'stock'] as const) {
+      const s = r.summary.find((x) => x.impl === impl && x.requested === requested);
+      if (!s) continue;
+      const incomplete = s.complete < s.n ? ` (${s.n - s.complete} of ${s.n} runs incomplete)` : '';
+      out.push(`| ${fmt(s.peers)} | ${impl} | ${range(s.allBackFromListeningMs)}${incomplete} | ${range(s.allBackFromRestartMs)} | ${range(s.cpuPeak100msPct)} | ${range(s.cpuMeanPct)} | `
+        + `${fmt(s.eldP99Ms.median, 0)} / ${fmt(s.eldMaxMs.median, 0)} (max ${fmt(s.eldMaxMs.max, 0)}) | ${fmt(s.handshakesPerSecondPeak.median)} / ${fmt(s.handshakesPerSecondMean.median)} | `
+        + `${s.lostAfterJoining} / ${s.repeats} | ${s.duplicates} | ${s.missing} | ${fmt(s.listenDrops.median)} | ${impl !== 'stock' ? `${s.controlSuspect} / ${s.controlLost}, ${fmt(s.controlMaxSilenceMs.max)}` : '–'} |`
+        + `${withRefusals ? ` ${s.refusedAtAccept?.n ? range(s.refusedAtAccept) : '–'} |` : ''}`);
+    }
+  }
+  return out.join('\n');
+}
+
 function b5Section(r: B5Result): string {
   const out: string[] = [];
   out.push('## B5 — reconnect storm', '');
@@ -288,20 +299,7 @@ function b5Section(r: B5Result): string {
     + 'storm process with its own detector, whose thresholds are *not* stretched by the storm process\'s loop lag, so a `suspect` there is a heartbeat '
     + 'the storm delayed; the control server\'s view of the peer is counted too. SYNs dropped: the kernel\'s `ListenDrops` counter '
     + '(per network namespace, so other jobs may add to it) read around the restart.', '');
-  out.push('| N (peers) | impl | all back after listening, ms | after the restart, ms | peak CPU % (100 ms) | mean CPU % | loop delay p99 / max ms | '
-    + 'back per s: peak / mean | lost after joining / back again | reported twice | missing | SYNs dropped | control: suspect / lost, longest silence ms |');
-  out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const requested of r.config.steps) {
-    for (const impl of ['ours', 'stock'] as const) {
-      const s = r.summary.find((x) => x.impl === impl && x.requested === requested);
-      if (!s) continue;
-      const incomplete = s.complete < s.n ? ` (${s.n - s.complete} of ${s.n} runs incomplete)` : '';
-      out.push(`| ${fmt(s.peers)} | ${impl} | ${range(s.allBackFromListeningMs)}${incomplete} | ${range(s.allBackFromRestartMs)} | ${range(s.cpuPeak100msPct)} | ${range(s.cpuMeanPct)} | `
-        + `${fmt(s.eldP99Ms.median, 0)} / ${fmt(s.eldMaxMs.median, 0)} (max ${fmt(s.eldMaxMs.max, 0)}) | ${fmt(s.handshakesPerSecondPeak.median)} / ${fmt(s.handshakesPerSecondMean.median)} | `
-        + `${s.lostAfterJoining} / ${s.repeats} | ${s.duplicates} | ${s.missing} | ${fmt(s.listenDrops.median)} | ${impl === 'ours' ? `${s.controlSuspect} / ${s.controlLost}, ${fmt(s.controlMaxSilenceMs.max)}` : '–'} |`);
-    }
-  }
-  out.push('');
+  out.push(b5Table(r), '');
   const top = r.summary.find((s) => s.impl === 'ours' && s.requested === Math.max(...r.config.steps));
   if (top) {
     const inBound = top.complete === top.n && top.allBackFromListeningMs.max <= r.config.boundMs;
@@ -359,12 +357,13 @@ export function renderResults(): string {
   const b4Scale = readResult<B4ScaleResult>('b4-scale');
   const b5 = readResult<B5Result>('b5');
   const b6 = readResult<B6Result>('b6');
+  const b7 = readResult<B7Result>('b7');
   const b8 = readResult<B8Result>('b8');
   const run = readResult<{ startedAt: string; durationMs: number; machine: MachineInfo; parts: Record<string, number> }>('run');
   const out: string[] = [];
   out.push('# nest-heartbeat — benchmark results', '');
   out.push('Generated by `npm run bench` (bench/run.ts); each benchmark also runs alone: `node --import tsx bench/b1-throughput.ts`, '
-    + '`bench/b2-heartbeat-scale.ts`, `bench/b3-detection.ts`, `bench/b4-cluster.ts`, `bench/b5-reconnect-storm.ts`, `bench/b6-detection-qos.ts`, `bench/b8-rolling-restart.ts`. Raw data: `bench/results/*.json`. Everything runs on this machine over '
+    + '`bench/b2-heartbeat-scale.ts`, `bench/b3-detection.ts`, `bench/b4-cluster.ts`, `bench/b5-reconnect-storm.ts`, `bench/b6-detection-qos.ts`, `bench/b7-hostile-load.ts`, `bench/b8-rolling-restart.ts`. Raw data: `bench/results/*.json`. Everything runs on this machine over '
     + 'loopback (B3\'s cable pull over veth pairs into network namespaces; B4 against a local redis-server).', '');
   if (run) {
     out.push(`Last full run: ${run.startedAt}, ${fmt(run.durationMs / 1000)} s in total (${Object.entries(run.parts).map(([k, v]) => `${k} ${fmt(v / 1000)} s`).join(', ')}).  `);
@@ -380,6 +379,10 @@ export function renderResults(): string {
   if (b4Scale) out.push(b4ScaleSection(b4Scale));
   if (b5) out.push(b5Section(b5));
   if (b6) out.push(b6Section(b6, machineLine(b6.machine), analysis('b6'), 'adaptive-6/10'));
+  if (b7) {
+    const b5Limits = readResult<B5Result>('b5-limits');
+    out.push(b7Section(b7, { b5: b5Limits, b5Table: b5Limits && b5Table(b5Limits), b2: readResult<B2Result>('b2-limits') }));
+  }
   if (b8) out.push(b8Section(b8));
   const text = `${out.join('\n').replace(/\n{3,}/g, '\n\n')}\n`;
   writeFileSync(join(BENCH_DIR, 'RESULTS.md'), text);

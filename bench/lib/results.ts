@@ -200,7 +200,8 @@ export interface B4ScaleResult {
 }
 
 // B5: reconnect storm (bench/b5-reconnect-storm.ts)
-export type B5Impl = 'ours' | 'stock';
+/** baseline: the library before a change (another checkout), alternated with ours. */
+export type B5Impl = 'ours' | 'stock' | 'baseline';
 
 export interface B5Restart {
   expected: number; complete: boolean; back: number;
@@ -213,6 +214,8 @@ export interface B5Restart {
   cpuPeak100msPct: number; cpuMeanPct: number; cpuPer100ms: number[];
   eventLoopDelayMs: { max: number; p99: number; p50: number; mean: number };
   controlServerEvents: Record<string, number>;
+  /** Sockets the server closed at accept during the storm (maxPendingHandshakes); absent before the limits. */
+  refusedAtAccept?: number;
 }
 
 export interface B5Run {
@@ -228,13 +231,17 @@ export interface B5Run {
 export interface B5Result {
   benchmark: 'b5';
   machine: MachineInfo;
-  config: { steps: number[]; reps: number; settleMs: number; reconnect: { initialDelayMs: number; maxDelayMs: number; factor: number; jitter: number }; boundMs: number; suspectAfterMs: number };
+  config: {
+    steps: number[]; reps: number; settleMs: number; reconnect: { initialDelayMs: number; maxDelayMs: number; factor: number; jitter: number };
+    boundMs: number; suspectAfterMs: number; baseline?: string;
+  };
   runs: B5Run[];
   summary: Array<{
     impl: B5Impl; requested: number; peers: number; allBackFromListeningMs: Summary; allBackFromRestartMs: Summary;
     cpuPeak100msPct: Summary; cpuMeanPct: Summary; eldMaxMs: Summary; eldP99Ms: Summary; handshakesPerSecondPeak: Summary;
     handshakesPerSecondMean: Summary; repeats: number; duplicates: number; missing: number; lostAfterJoining: number; complete: number; n: number;
     controlSuspect: number; controlLost: number; controlMaxSilenceMs: Summary; listenDrops: Summary;
+    refusedAtAccept?: Summary;
   }>;
   durationMs: number;
 }
@@ -330,5 +337,96 @@ export interface B8Result {
     impl: B8Impl; n: number; sent: number; failed: number; unanswered: number; failedPerRun: Summary; errors: Record<string, number>;
     p99Ms: Summary; maxMs: Summary; restartP99Ms: Summary; restartMaxMs: Summary; exitMs: Summary; inFlightAtSigterm: Summary;
   }>;
+  durationMs: number;
+}
+
+// B7: hostile load (bench/b7-hostile-load.ts)
+/** before / after the limits, or the name of an extra library run alongside (a what-if). */
+export type B7Impl = 'before' | 'after' | (string & {});
+
+export interface B7System { loadAverageStart: number[]; loadAverageEnd: number[]; stealPct: number; busyPct: number }
+
+/** The server's own figures between two marks (bench/b7/hostile-server.ts). */
+export interface B7Phase {
+  name: string; elapsedMs: number; cpuPct: number; cpuMs: number; joins: number; departures: number; accepted: number;
+  /** Sockets the server destroyed in its own connection listener (over maxPendingHandshakes, or after close()). */
+  refusedAtAccept: number;
+  joinsPerSecond: number; cpuUsPerJoin: number | null;
+  loopDelayMs: { p50: number; p99: number; max: number; n: number };
+  end: { connections: number; pendingHandshakes: number | null; accepted: number; refusedAtAccept: number; tableSize: number; retained: number; present: number };
+}
+
+export interface B7Honest {
+  status: string | null; joinedMs: number | null; events: Record<string, number>; maxSilenceMs: number;
+  echo: { n: number; p50: number; p99: number; max: number; failed: number; errors: Record<string, number> };
+}
+
+export interface B7BigFrames {
+  impl: B7Impl; rep: number; variant: string; announce: number; sockets: number; holdMs: number; connectMs: number;
+  heapBase: number; heapPeak: number; heapAfter: number; rssBase: number; rssPeak: number;
+  heapGrowthPerSocketBytes: number; rssGrowthPerSocketBytes: number;
+  serverAtPeak: { connections: number; pendingHandshakes: number | null; accepted: number };
+  /** The server's sockets when `afterMs` had passed (past the 10 s handshake deadline): each should be gone. */
+  serverAfter: { afterMs: number; connections: number; pendingHandshakes: number | null };
+  attackersAtPeak: { open: number; connected: number; closedByServer: number; closedWithin500Ms: number; bytesSent: number; errors: Record<string, number> };
+  attackersAfter: { open: number; closedByServer: number; lifetimeMs: { n: number; min: number; p50: number; max: number } | null };
+  serverPhase: B7Phase;
+  honest: B7Honest;
+  system: B7System;
+}
+
+export interface B7Sample {
+  t: number; heapUsed: number; rss: number; cpuPct: number; eldMaxMs: number; tableSize: number; retained: number;
+  connections: number; pendingHandshakes: number | null; joined: number; accepted: number; refusedAtAccept: number;
+}
+
+export interface B7Churn {
+  /** perSecond: the attacker's fixed rate, or null for as fast as it can. */
+  impl: B7Impl; rep: number; perSecond: number | null;
+  config: { joinMs: number; expiryMs: number; tailMs: number; concurrency: number };
+  heap: { base: number; afterJoin: number; afterExpiry: number; afterTail: number };
+  gcMs: { afterJoin: number; afterExpiry: number; afterTail: number };
+  retained: { afterJoin: number; afterExpiry: number; afterTail: number };
+  tableSize: { afterJoin: number; afterExpiry: number; afterTail: number };
+  maxRetained: number;
+  phases: { join: B7Phase; expiry: B7Phase; tail: B7Phase };
+  attackers: { helloSent: number; welcomed: number; errors: Record<string, number>; perSecond: number[]; loopDelayMaxMs: number };
+  honest: { churn: B7Honest; tail: B7Honest };
+  series: B7Sample[];
+  system: B7System;
+}
+
+export interface B7Slowloris {
+  impl: B7Impl; rep: number;
+  config: { count: number; durationMs: number; lateAtMs: number };
+  firstWave: { connectMs: number; open: number };
+  heapBase: number; heaps: Array<{ t: number; heapUsed: number }>; heapEnd: number;
+  maxConnections: number; maxPendingHandshakes: number | null; maxAttackerOpen: number;
+  /** Every second: the server's sockets and refusals, the attacker's open sockets. */
+  polls: Array<{ t: number; connections: number; pendingHandshakes: number | null; refusedAtAccept: number; accepted: number; attackerOpen: number }>;
+  attackers: {
+    dials: number; connected: number; closedWithin500Ms: number; closedByServer: number;
+    lifetimeMs: { n: number; min: number; p50: number; max: number } | null; errors: Record<string, number>; loopDelayMaxMs: number;
+  };
+  serverPhase: B7Phase;
+  honest: B7Honest;
+  lateJoiner: { joinedMs: number | null; startedAtMs: number; status: string | null; events: Record<string, number> | null };
+  system: B7System;
+}
+
+export interface B7Result {
+  benchmark: 'b7';
+  machine: MachineInfo;
+  config: {
+    before: string; extra?: Array<{ name: string; root: string }>; reps: number; only: string[];
+    bigFrames: { count: number; holdMs: number; afterMs: number };
+    churn: { joinMs: number; expiryMs: number; tailMs: number; concurrency: number };
+    churnRates: Array<number | null>;
+    slowloris: { count: number; durationMs: number; lateAtMs: number };
+  };
+  bigFrames: B7BigFrames[];
+  churn: B7Churn[];
+  slowloris: B7Slowloris[];
+  system?: B7System;
   durationMs: number;
 }
