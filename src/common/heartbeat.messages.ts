@@ -61,6 +61,7 @@ export const closingConnection = (who: string, why: string, reason: string) =>
   `Closing ${peerText(who)}: ${why} (${reason})`;
 
 export const handshakeTimedOut = (ms: number) => `no handshake or data within ${ms} ms`;
+export const handshakeEvicted = (max: number) => `handshake still unfinished when the server had ${max} pending (server.maxPendingHandshakes): made room for a newer socket`;
 export const authRejected = (hasToken: boolean) =>
   hasToken ? 'wrong auth token' : 'no auth token (this server requires one)';
 export const identityRefused = (nodeId: string, hasToken: boolean) =>

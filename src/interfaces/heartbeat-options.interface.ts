@@ -86,7 +86,11 @@ export interface HeartbeatServerOptions {
   minPingIntervalMs?: number;
   /** Sockets over this many are closed at accept (Node's `server.maxConnections`). Default `100000`. */
   maxConnections?: number;
-  /** Sockets that have not finished the handshake; over it, new sockets are closed at accept. Default `1000`. */
+  /**
+   * Sockets that have not finished the handshake. Over it, a new socket takes the slot of the
+   * longest-pending one if that one has been handshaking for over 1 s, else it is closed at
+   * accept: sockets that never finish (a slowloris) cannot keep honest peers out. Default `1000`.
+   */
   maxPendingHandshakes?: number;
   /** Links of one nodeId; a hello over it is refused (`protocol-error`). Default `8`. */
   maxLinksPerPeer?: number;

@@ -3,6 +3,7 @@ import { ServerTCP, type BaseRpcContext, type ReadPacket } from '@nestjs/microse
 import type { AddressInfo, Socket } from 'node:net';
 import { netServerOf, reportListenFailure } from '../nest/tcp-internals.js';
 import type { HeartbeatTicker } from '../detector/heartbeat-ticker.js';
+import { PENDING_HANDSHAKE_EVICT_AFTER_MS } from '../common/heartbeat.constants.js';
 import * as messages from '../common/heartbeat.messages.js';
 import type { ResolvedHeartbeatOptions, ResolvedServerOptions } from '../options/resolved-options.js';
 import { createLinkContext, type LinkContext, type LinkOwner, type LinkReporter, type LinkView } from '../link/link-context.js';
@@ -57,8 +58,8 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
   private readonly maxPendingHandshakes: number;
   /** Event handlers still running (requests are counted on their sockets). */
   private pendingEvents = 0;
-  /** Links that have not finished their handshake: bounded by maxPendingHandshakes. */
-  private handshaking = 0;
+  /** Links that have not finished their handshake, with when each was accepted, oldest first: bounded by maxPendingHandshakes. */
+  private readonly handshaking = new Map<PeerLink, number>();
   private readonly identityBound: boolean;
   private readonly authenticated: boolean;
 
@@ -227,29 +228,47 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
    * an ERROR with a stack. `handleError` sees only a handler's errors and the listening socket's.
    */
   override bindHandler(socket: Socket): void {
-    // After close() began (a TLS handshake that completed late), or over the handshake budget: closed at accept.
-    if (this._state !== 'listening' || this.handshaking >= this.maxPendingHandshakes) {
+    // After close() began (a TLS handshake that completed late), or over the handshake budget
+    // with no slot old enough to give up: closed at accept.
+    if (this._state !== 'listening' || !this.roomForHandshake()) {
       socket.destroy();
       return;
     }
-    this.handshaking++;
     const framed = new HeartbeatSocket(socket, this.framing);
-    this.links.add(attachLink(framed, 'inbound', this.ctx, remoteAddress(socket), this, this.auth));
+    const link = attachLink(framed, 'inbound', this.ctx, remoteAddress(socket), this, this.auth);
+    if (link.phase === 'closed') return; // ended while attaching: linkClosed has run already
+    this.links.add(link);
+    if (link.phase === 'handshaking') this.handshaking.set(link, this.ctx.clock.now());
+  }
+
+  /**
+   * Under maxPendingHandshakes, or the longest-pending socket has had its chance
+   * (PENDING_HANDSHAKE_EVICT_AFTER_MS) and makes room. Map order is arrival order, so the
+   * oldest is the first entry: O(1).
+   */
+  private roomForHandshake(): boolean {
+    if (this.handshaking.size < this.maxPendingHandshakes) return true;
+    const oldest = this.handshaking.entries().next().value;
+    if (!oldest || this.ctx.clock.now() - oldest[1] < PENDING_HANDSHAKE_EVICT_AFTER_MS) return false;
+    this.handshaking.delete(oldest[0]);
+    oldest[0].terminate('protocol-error', messages.handshakeEvicted(this.maxPendingHandshakes));
+    return true;
   }
 
   /** Sockets accepted that have not finished their handshake. */
   get pendingHandshakes(): number {
-    return this.handshaking;
+    return this.handshaking.size;
   }
 
   /** @internal LinkOwner */
-  linkOpened(): void {
-    this.handshaking--;
+  linkOpened(link: LinkView): void {
+    this.handshaking.delete(link as PeerLink);
   }
 
   /** @internal LinkOwner: a link's socket closed; the server forgets it. */
   linkClosed(link: LinkView): void {
-    if (this.links.delete(link as PeerLink) && !(link as PeerLink).wasOpened) this.handshaking--;
+    this.links.delete(link as PeerLink);
+    this.handshaking.delete(link as PeerLink);
   }
 }
 

@@ -73,6 +73,23 @@ test('maxPendingHandshakes: sockets over it are closed at accept; peers already 
   await until(() => s.server.pendingHandshakes === 0, 2000, 'handshake slots released');
 });
 
+test('maxPendingHandshakes under a slowloris: a socket pending over a second makes room for a new one, so an honest peer still joins', async () => {
+  const s = await server({ nodeId: 'server', server: { authToken: 's3cret', maxPendingHandshakes: 50, handshakeTimeoutMs: 8000 } });
+  // The slots filled by sockets that never finish a hello, kept full as a slowloris keeps them.
+  const idle = await Promise.all(Array.from({ length: 50 }, () => raw(s.port)));
+  for (const w of idle) w.write('200#{"$hb":"hello","id":"');
+  await sleep(1300); // past PENDING_HANDSHAKE_EVICT_AFTER_MS, far inside the handshake deadline
+  expect(s.server.pendingHandshakes).toBe(50);
+  const t0 = Date.now();
+  const honest = await healthyClient(s.port);
+  expect(honest.presence.get('server')?.status).toBe('alive');
+  expect(Date.now() - t0).toBeLessThan(2000); // not at the handshake deadline (8 s) of the sockets in the way
+  await until(() => idle.some((w) => w.closedAt !== undefined), 1000, 'the oldest pending socket closed');
+  expect(idle.filter((w) => w.closedAt !== undefined).length).toBe(1);
+  expect(s.server.pendingHandshakes).toBe(49);
+  expect(s.presence.get('healthy')?.status).toBe('alive');
+});
+
 test('maxLinksPerPeer: a hello over it is refused (protocol-error); the links already in stay', async () => {
   const s = await server({ nodeId: 'server', server: { maxLinksPerPeer: 2 } });
   const me = inc();
