@@ -318,8 +318,12 @@ describe('ping flood', () => {
     // Each cut is logged, up to LOG_LINES_PER_WINDOW lines a window (the rest in a summary line).
     expect(cutWarnings.length).toBeGreaterThanOrEqual(Math.min(done.cut, LOG_LINES_PER_WINDOW));
     const lost = floods.filter((e) => e.type === 'lost');
-    expect(lost.length).toBeGreaterThanOrEqual(done.cut);
-    expect(new Set(lost.map((e) => e.reason))).toEqual(new Set(['too-many-pings']));
+    const cutLost = lost.filter((e) => e.reason === 'too-many-pings');
+    expect(cutLost.length).toBeGreaterThanOrEqual(done.cut);
+    // Any other loss is the flooder's own ending: the link still open when its window ran out, destroyed.
+    const ended = lost.filter((e) => e.reason !== 'too-many-pings');
+    expect(ended.length).toBeLessThanOrEqual(done.links - done.cut);
+    for (const e of ended) expect(['closed-without-goodbye', 'connection-reset']).toContain(e.reason);
     // The healthy peer did not notice.
     expect(percentile(during, 50)).toBeLessThanOrEqual(percentile(before, 50) + 10);
     expect(Math.max(...during)).toBeLessThan(250);
