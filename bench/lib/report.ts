@@ -104,8 +104,10 @@ function b2Section(r: B2Result): string {
   }
   out.push('| N (peers) | impl | CPU % of one core | user / system % | per-second CPU % (min–max) | heap / peer (KiB) | marginal heap / peer (KiB) | RSS / peer (KiB) | timers (before → at N) | false lost | suspect |');
   out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const variants = Object.keys(r.config.variants ?? {});
+  const libraries = ['baseline', 'ours', ...variants];
   for (const requested of r.config.steps) {
-    for (const impl of ['baseline', 'ours', 'ws', 'raw'] as const) {
+    for (const impl of [...libraries, 'ws', 'raw']) {
       const s = r.summary.find((x) => x.impl === impl && x.requested === requested);
       if (!s) continue;
       out.push(`| ${fmt(s.peers)} | ${impl} | ${range(s.cpuPct, 1)} | ${fmt(s.userPct?.median, 1)} / ${fmt(s.systemPct?.median, 1)} | ${fmt(s.perSecondPct.min, 1)}–${fmt(s.perSecondPct.max, 1)} | `
@@ -117,11 +119,14 @@ function b2Section(r: B2Result): string {
     out.push(`*baseline*: the library before this change (\`${r.config.baseline ?? '?'}\`, a checkout of the previous main with the same bench server), `
       + 'alternated with the others in this run. Ratios are of medians in this run; targets: CPU ≤ 1.0 × ws and ≤ 1.1 × raw, heap per peer ≤ ws.', '');
   }
+  if (variants.length) {
+    out.push(`Variants, each a checkout of *baseline* with one change, run from its own tree and alternated with the others: ${variants.map((v) => `*${v}* (\`${r.config.variants![v]}\`)`).join(', ')}; see the analysis below for what each changes.`, '');
+  }
   out.push('| N (peers) | impl | CPU ÷ ws | CPU ÷ raw | heap per peer ÷ ws | CPU target | heap target |', '|---:|---|---:|---:|---:|---|---|');
   for (const requested of r.config.steps) {
     const ws = r.summary.find((x) => x.impl === 'ws' && x.requested === requested);
     const raw = r.summary.find((x) => x.impl === 'raw' && x.requested === requested);
-    for (const impl of ['baseline', 'ours'] as const) {
+    for (const impl of libraries) {
       const s = r.summary.find((x) => x.impl === impl && x.requested === requested);
       if (!s || !ws || !raw) continue;
       const cw = s.cpuPct.median / ws.cpuPct.median;
@@ -141,6 +146,19 @@ function b2Section(r: B2Result): string {
       + `${top.marginalHeapPerPeerBytes?.n ? `; marginal ${fmt(top.marginalHeapPerPeerBytes.median)} B` : ''}). `
       + `Zero false losses: ${yes(r.summary.filter((s) => s.impl === 'ours').every((s) => s.falseLost === 0))}. `
       + `Timers not growing with N: ${yes(timersFlat)}.`, '');
+  }
+  if (r.runs.some((x) => x.steps.some((st) => st.system))) {
+    out.push('Every window with the machine around it (load average 1 min at its start → end; steal and busy time of both cores over the window, /proc/stat; '
+      + 'the benchmark\'s own server and two client processes account for roughly one core of load):', '');
+    out.push('| rep | impl | N | CPU % | load 1 min | steal % | machine busy % |', '|---:|---|---:|---:|---|---:|---:|');
+    for (const run of r.runs.filter((x) => x.rep >= 0)) {
+      for (const st of run.steps) {
+        if (!st.system) continue;
+        out.push(`| ${run.rep + 1} | ${run.impl} | ${fmt(st.peers)} | ${fmt(st.window.cpuPct, 1)} | ${fmt(st.system.loadAverageStart[0], 2)} → ${fmt(st.system.loadAverageEnd[0], 2)} | `
+          + `${fmt(st.system.stealPct, 1)} | ${fmt(st.system.busyPct)} |`);
+      }
+    }
+    out.push('');
   }
   const profiled = r.runs.filter((x) => x.profile);
   if (profiled.length) {
@@ -381,7 +399,7 @@ export function renderResults(): string {
   if (b6) out.push(b6Section(b6, machineLine(b6.machine), analysis('b6'), 'adaptive-6/10'));
   if (b7) {
     const b5Limits = readResult<B5Result>('b5-limits');
-    out.push(b7Section(b7, { b5: b5Limits, b5Table: b5Limits && b5Table(b5Limits), b2: readResult<B2Result>('b2-limits') }));
+    out.push(b7Section(b7, { b5: b5Limits, b5Table: b5Limits && b5Table(b5Limits), b2: readResult<B2Result>('b2-limits') }, readResult<B7Result>('b7-c')));
   }
   if (b8) out.push(b8Section(b8));
   const text = `${out.join('\n').replace(/\n{3,}/g, '\n\n')}\n`;
