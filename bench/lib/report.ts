@@ -63,12 +63,20 @@ function b1Section(r: B1Result, beforeAfter?: B1Result): string {
     + `Goal ≥ 1.3: ${minRatio >= 1.3 ? '**met** at every concurrency' : `reached at ${rrRatios.filter((x) => x.ratio >= 1.3).map((x) => `${x.mode.slice(1)} in flight`).join(', ') || 'no concurrency'}`
       + `${rrRatios.some((x) => x.ratio < 1.3) ? `, **missed** at ${rrRatios.filter((x) => x.ratio < 1.3).map((x) => `${x.mode.slice(1)} in flight (${fmt(x.ratio, 2)})`).join(', ')}` : ''}`}.`, '');
   if (beforeAfter) {
-    out.push('### Before / after the `src/protocol` changes', '');
-    out.push(`Same method, one run with three implementations alternated: *baseline* = the library before the change (${beforeAfter.config.rounds} rounds, `
-      + `${beforeAfter.config.durationMs} ms each; ${machineLine(beforeAfter.machine)}). Reproduce with `
-      + '`git worktree add /tmp/nh-base <commit>`, `ln -s $PWD/node_modules /tmp/nh-base/` and '
-      + '`node --import tsx bench/b1-throughput.ts --baseline=/tmp/nh-base --out=b1-before-after --no-profile`.', '');
+    out.push('### Before / after (issue 24: the library at 7052938 against this tree)', '');
+    out.push(`Same method, one run with three implementations alternated: *baseline* = the library at 7052938, before the limits, sessions-era `
+      + `reshaping and architecture pass (${beforeAfter.config.rounds} rounds, ${beforeAfter.config.durationMs} ms each; ${machineLine(beforeAfter.machine)}). Reproduce with `
+      + '`git worktree add /tmp/b1-before 7052938`, `ln -s $PWD/node_modules /tmp/b1-before/` and '
+      + '`node --import tsx bench/b1-throughput.ts --baseline=/tmp/b1-before --out=b1-before-after --no-profile`.', '');
     out.push(rowsFor(beforeAfter, ['baseline', 'ours', 'stock']), '');
+    const ours = (mode: string, impl: string) => beforeAfter.summary.find((x) => x.mode === mode && x.impl === impl);
+    const vsBase = beforeAfter.config.modes.map((mode) => {
+      const a = ours(mode, 'ours');
+      const b = ours(mode, 'baseline');
+      if (!a || !b) return '';
+      return `${mode === 'events' ? 'events' : `${mode.slice(1)} in flight`} ${fmt(a.rps.median / b.rps.median, 2)} (server CPU µs/req ${fmt(b.serverCpuUsPerReq.median, 1)} → ${fmt(a.serverCpuUsPerReq.median, 1)})`;
+    }).filter(Boolean);
+    out.push(`**ours ÷ baseline** (ratio of median req/s): ${vsBase.join('; ')}.`, '');
   }
   if (r.profiles) {
     out.push('### Profiles (`--cpu-prof`, 128 in flight)', '');
