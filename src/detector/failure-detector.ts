@@ -46,6 +46,22 @@ export function judgeSilence(silenceMs: number, rule: DetectionRule, stretchMs: 
   return 'alive';
 }
 
+/** The silence a link in `status` may keep without a verdict, whatever the stretch (a stall only adds to it). */
+export function silenceLimit(status: LinkStatus, rule: DetectionRule): number {
+  return status === 'alive' ? rule.suspectAfterMs : rule.lostAfterMs;
+}
+
+/**
+ * A tick's verdict on a link silent for `silenceMs` since `since`. Below the limit in force the
+ * loop's lag is not even read (bench B2: most visits to an idle link are below it).
+ */
+export function silenceVerdict(
+  status: LinkStatus, silenceMs: number, rule: DetectionRule, clock: { blockedSince(t: number): number }, since: number,
+): LinkStatus | 'lost' {
+  if (silenceMs <= silenceLimit(status, rule)) return status;
+  return afterSilence(status, judgeSilence(silenceMs, rule, clock.blockedSince(since)));
+}
+
 /** A tick's verdict on a link: alive → suspect → lost. Silence never makes a link alive again; only a beat does. */
 export function afterSilence(status: LinkStatus, verdict: SilenceVerdict): LinkStatus | 'lost' {
   if (verdict === 'lost') return 'lost';
@@ -76,6 +92,6 @@ export function pingDue(now: number, lastSentAt: number, rule: DetectionRule): b
  * do not depend on time (the slow reader) still run that often.
  */
 export function nextDue(status: LinkStatus, lastHeardAt: number, lastSentAt: number, now: number, rule: DetectionRule): number {
-  const verdictAt = lastHeardAt + (status === 'alive' ? rule.suspectAfterMs : rule.lostAfterMs);
+  const verdictAt = lastHeardAt + silenceLimit(status, rule);
   return Math.min(verdictAt, pingAt(lastSentAt, rule), now + rule.pingAfterMs);
 }

@@ -113,6 +113,16 @@ export class HeartbeatTicker implements OnApplicationShutdown {
     if (target.tickSlot !== NOT_TICKED && target.tickSlot > this.nextSlot) this.place(target, this.nextSlot);
   }
 
+  /**
+   * The target has nothing due before `until`, later than it last said (a pong moved its verdict
+   * on): it waits until then instead of being visited for nothing. Its entry in the old slot is
+   * skipped when that slot comes.
+   */
+  defer(target: TickTarget, until: number): void {
+    const slot = Math.min(this.nextSlot + WHEEL_SLOTS - 1, this.slotOf(until));
+    if (target.tickSlot !== NOT_TICKED && slot > target.tickSlot) this.place(target, slot);
+  }
+
   onApplicationShutdown(): void {
     this.stop();
   }

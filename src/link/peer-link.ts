@@ -1,6 +1,6 @@
 import { CLOSE_GRACE_MS } from '../common/heartbeat.constants.js';
 import * as messages from '../common/heartbeat.messages.js';
-import { afterBeat, afterSilence, judgeSilence, nextDue, pingDue, type LinkStatus } from '../detector/failure-detector.js';
+import { afterBeat, nextDue, pingDue, silenceVerdict, type LinkStatus } from '../detector/failure-detector.js';
 import { NOT_TICKED, type TickTarget } from '../detector/heartbeat-ticker.js';
 import { afterArrival, withRule, type LinkDetector } from '../detector/link-detector.js';
 import { afterPing, NO_PINGS, tooManyPings, type PingRecord } from '../detector/ping-policy.js';
@@ -60,6 +60,8 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private pings: PingRecord = NO_PINGS;
   /** Clock reading before which no tick can have anything to do on this link (see onTick); 0 = the next tick. */
   private quietUntil = 0;
+  /** Our ping whose pong last put the tick's visit off (see deferVisit): once per ping, so a peer cannot put visits off. */
+  private deferredSeq = 0;
   /** The ticker's bookkeeping (see HeartbeatTicker). */
   tickSlot = NOT_TICKED;
 
@@ -101,7 +103,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     this.owner.linkConnected?.(this);
   }
 
-
   /**
    * Ends the link gracefully: `bye` when we leave (`local`, on an open link of a managed peer),
    * then FIN after what is queued, and the socket destroyed after the grace if the peer does not
@@ -140,7 +141,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     return this._phase === 'draining' && !this.drains.awaited && this.transport.pendingRequests === 0;
   }
 
-
   onFrame(frame: Record<string, unknown>, length: number): boolean {
     // A closing link is deaf at once: frames already read in the same chunk are not processed
     // (one connection cannot try many tokens per read, nothing after bye is served).
@@ -175,7 +175,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     this.owner.linkClosed(this);
   }
 
-
   /** Called by the shared tick; returns when the tick can next have something to do here. */
   onTick(now: number): number {
     if (now < this.quietUntil) return this.quietUntil; // visited a little early (the wheel's slots are a tick wide)
@@ -202,7 +201,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     // Unmanaged: only the slow-reader check, once an interval.
     if (!this._managed) return now + this.detector.rule.pingAfterMs;
     const silence = now - this._lastHeardAt;
-    const next = afterSilence(this._status, judgeSilence(silence, this.detector.rule, this.ctx.clock.blockedSince(this._lastHeardAt)));
+    const next = silenceVerdict(this._status, silence, this.detector.rule, this.ctx.clock, this._lastHeardAt);
     if (next === 'lost') {
       this.terminate('heartbeat-timeout', messages.peerSilent(silence));
       return Infinity;
@@ -214,7 +213,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     }
     return nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.detector.rule);
   }
-
 
   private onDataFrame(): boolean {
     if (this._phase !== 'handshaking' || this.direction === 'outbound') return true;
@@ -288,6 +286,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     // A sample from before this link or from the future is not a round trip of ours: ignored.
     if (frame.seq > this.seq || frame.t < this.connectedAt || frame.t > now) return;
     this._stats.pongsReceived++;
+    if (frame.seq === this.seq && this.deferredSeq !== this.seq) this.deferVisit(now);
     const rtt = now - frame.t;
     this._rttMs = smoothRtt(this._rttMs, rtt);
     this.ctx.reporter.rttSampled(this, rtt);
@@ -350,7 +349,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     this.terminate('protocol-error', messages.unexpectedControlFrame(kind, this._phase));
   }
 
-
   private open(peerId: string, metadata: Record<string, string>): void {
     this._peerId = peerId;
     this._metadata = metadata;
@@ -381,6 +379,13 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     this.wakeUp(); // alive again: the (lower) suspect threshold applies from the new beat
     if (next === 'suspect') this._stats.suspectCount++;
     if (this.openedAt !== undefined) this.ctx.reporter.changed(this);
+  }
+
+  /** The pong moved the verdict on: the visit at the old one would find nothing to do (bench B2: half the visits to an idle link). */
+  private deferVisit(now: number): void {
+    this.deferredSeq = this.seq;
+    this.quietUntil = Math.max(this.quietUntil, nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.detector.rule));
+    this.ctx.clock.defer(this, this.quietUntil);
   }
 
   /** Something can be due sooner than the tick was told: the next tick looks at this link. */

@@ -139,8 +139,8 @@ export function encodeControl(frame: ControlFrame): string {
     }
     case 'ping': {
       const json = frame.rtt === undefined
-        ? `{"$hb":"ping","seq":${frame.seq},"t":${frame.t}}`
-        : `{"$hb":"ping","seq":${frame.seq},"t":${frame.t},"rtt":${frame.rtt}}`;
+        ? `{"$hb":"ping","seq":${frame.seq},"t":${timeText(frame.t)}}`
+        : `{"$hb":"ping","seq":${frame.seq},"t":${timeText(frame.t)},"rtt":${millisText(frame.rtt)}}`;
       return `${json.length}#${json}`;
     }
     case 'bye':
@@ -148,6 +148,29 @@ export function encodeControl(frame: ControlFrame): string {
     default:
       return encodeFrame(frame);
   }
+}
+
+/*
+ * Number → text for pings without a double-to-string conversion per ping (bench B2): every ping
+ * of one tick carries the same time, so it is formatted once per tick; an RTT (to the
+ * microsecond, below 2^31 µs) is printed from integers. Same text as String(n) for such numbers.
+ */
+let lastTime = NaN;
+let lastTimeText = '';
+function timeText(t: number): string {
+  if (t !== lastTime) {
+    lastTime = t;
+    lastTimeText = String(t);
+  }
+  return lastTimeText;
+}
+/** `.001` … `.999` without trailing zeros, '' for 0. */
+const FRACTIONS = Array.from({ length: 1000 }, (_, k) => (k === 0 ? '' : `.${String(k).padStart(3, '0').replace(/0+$/, '')}`));
+function millisText(ms: number): string {
+  const us = Math.round(ms * 1000);
+  if (!(us >= 0 && us < 2 ** 31) || us / 1000 !== ms) return String(ms);
+  const whole = (us / 1000) | 0;
+  return `${whole}${FRACTIONS[us - whole * 1000]}`;
 }
 
 /** `<length>#<json>` where length counts UTF-16 code units, as Nest's JsonSocket does. */

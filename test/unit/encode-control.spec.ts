@@ -11,6 +11,18 @@ describe('encodeControl', () => {
     }
   }
 
+  it('prints ping times and RTTs as JSON.stringify does (one text per tick, RTTs from integers), at random', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    for (let i = 0; i < 20_000; i++) {
+      const t = 1.7e12 + random() * 1e11;
+      const rtt = [random() * 2, random() * 5000, Math.floor(random() * 100), random() * 3e6, random() * 1e-3][i % 5];
+      const frame = ping(i, t, rtt);
+      expect(encodeControl(frame)).toBe(encodeFrame(frame));
+      expect(encodeControl(ping(i + 1, t, rtt / 3))).toBe(encodeFrame(ping(i + 1, t, rtt / 3))); // the same t twice: the cached text
+    }
+  });
+
   it('writes the same bytes as encodeFrame for every control frame', () => {
     for (const frame of frames) expect(encodeControl(frame)).toBe(encodeFrame(frame));
   });
