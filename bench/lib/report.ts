@@ -10,6 +10,7 @@ import { BENCH_DIR, fmt, readResult, type MachineInfo } from './common.js';
 import type { ProfileSummary } from './cpuprofile.js';
 import { analysis, machineLine, range, yes } from './report-format.js';
 import { b7Section } from './report-b7.js';
+import { quietSection } from './report-b2-quiet.js';
 
 function profileTable(p: Record<string, ProfileSummary>, keys: string[], areas = 7, fns = 8, note = ' (includes start-up)'): string {
   const lines: string[] = [];
@@ -144,6 +145,8 @@ function b2Section(r: B2Result): string {
     }
   }
   out.push('');
+  const quiet = quietSection(r, libraries);
+  if (quiet) out.push(quiet);
   const top = r.summary.filter((s) => s.impl === 'ours' && s.requested === Math.max(...r.config.steps))[0];
   if (top) {
     const timersFlat = r.summary.filter((s) => s.impl === 'ours').every((s) => s.timers.max <= s.baselineTimers + 1);
