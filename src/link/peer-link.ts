@@ -41,9 +41,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private _lastHeardAt: number;
   private _rttMs: number | undefined;
   private _cause: CloseCause | undefined;
-  private readonly _stats: PeerStats = {
-    pingsSent: 0, pongsReceived: 0, suspectCount: 0, reconnects: 0, controlBytesSent: 0, controlBytesReceived: 0,
-  };
+  private readonly _stats: PeerStats = { pingsSent: 0, pongsReceived: 0, suspectCount: 0, reconnects: 0, controlBytesSent: 0, controlBytesReceived: 0 };
   readonly connectedAt: number;
   /** When the link opened; undefined while handshaking and for links refused before. */
   private openedAt: number | undefined;
@@ -55,6 +53,8 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private _refusal: { reason: string; message: string } | undefined;
   /** Inbound: a hello's claim is being checked (`server.authenticate` may take a while). */
   private checking = false;
+  /** Closed by us while our hello was out: the first frame back gets our bye if it is a welcome, then FIN. */
+  private byeOnWelcome = false;
   private seq = 0;
   /** Inbound: the peer's pings against the server's floor. */
   private pings: PingRecord = NO_PINGS;
@@ -101,7 +101,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     this.owner.linkConnected?.(this);
   }
 
-
   /**
    * Ends the link gracefully: `bye` when we leave (`local`, on an open link of a managed peer),
    * then FIN after what is queued, and the socket destroyed after the grace if the peer does not
@@ -109,9 +108,12 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
    */
   close(cause: CloseCause = 'local', why?: string): void {
     const sayBye = cause === 'local' && (this._phase === 'open' || this._phase === 'draining') && this._managed;
+    // Our hello is out: the server may count us in already. Its welcome, if it comes within the
+    // grace, gets a bye (the server sees us leave, not lost); the FIN follows either answer.
+    this.byeOnWelcome = cause === 'local' && this._phase === 'handshaking' && this.direction === 'outbound';
     if (!this.beginClosing(cause)) return;
     if (sayBye) this.send(BYE);
-    this.transport.end();
+    if (!this.byeOnWelcome) this.transport.end();
     this.logClosing(cause, why);
   }
 
@@ -140,11 +142,10 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     return this._phase === 'draining' && !this.drains.awaited && this.transport.pendingRequests === 0;
   }
 
-
   onFrame(frame: Record<string, unknown>, length: number): boolean {
     // A closing link is deaf at once: frames already read in the same chunk are not processed
     // (one connection cannot try many tokens per read, nothing after bye is served).
-    if (this._phase === 'closing' || this._phase === 'closed') return false;
+    if (this._phase === 'closing' || this._phase === 'closed') return this.byeOnWelcome && this.answerLateWelcome(frame);
     const now = this.ctx.clock.now();
     if (this._phase !== 'handshaking') this.detector = afterArrival(this.detector, now, this._lastHeardAt, this.ctx.clock);
     this._lastHeardAt = now;
@@ -152,6 +153,13 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     if (!isControlFrame(frame)) return this.onDataFrame();
     this._stats.controlBytesReceived += length;
     this.onControlFrame(frame, now);
+    return false;
+  }
+
+  private answerLateWelcome(frame: Record<string, unknown>): false {
+    this.byeOnWelcome = false;
+    if (frame.$hb === 'welcome') this.send(BYE);
+    this.transport.end();
     return false;
   }
 
@@ -174,7 +182,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     if (this.openedAt !== undefined) this.ctx.reporter.closed(this);
     this.owner.linkClosed(this);
   }
-
 
   /** Called by the shared tick; returns when the tick can next have something to do here. */
   onTick(now: number): number {
@@ -214,7 +221,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     }
     return nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.detector.rule);
   }
-
 
   private onDataFrame(): boolean {
     if (this._phase !== 'handshaking' || this.direction === 'outbound') return true;
@@ -349,7 +355,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private unexpected(kind: unknown): void {
     this.terminate('protocol-error', messages.unexpectedControlFrame(kind, this._phase));
   }
-
 
   private open(peerId: string, metadata: Record<string, string>): void {
     this._peerId = peerId;
