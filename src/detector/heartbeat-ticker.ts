@@ -45,9 +45,9 @@ export class HeartbeatTicker implements OnApplicationShutdown {
   private subscription: Subscription | undefined;
   private dueAt = 0;
   /**
-   * While a tick runs, targets placed (re-placed after their visit, woken, added) wait here and
-   * join the wheel when it ends: a slot this tick has still to empty can share a ring position
-   * with their new one (a tick covers several slots after a stall), and emptying it would drop them.
+   * While a late tick covers several slots, targets placed (re-placed after their visit, woken,
+   * added) wait here and join the wheel when it ends: a slot this tick has still to empty can
+   * share a ring position with their new one, and emptying it would drop them.
    */
   private placing: Set<TickTarget> | undefined;
 
@@ -153,7 +153,8 @@ export class HeartbeatTicker implements OnApplicationShutdown {
     const to = Math.min(this.slotOf(now), from + WHEEL_SLOTS - 1);
     this.nextSlot = Math.max(from, this.slotOf(now) + 1);
     const horizon = this.nextSlot + WHEEL_SLOTS - 1;
-    const placing = (this.placing = new Set());
+    // One slot (the usual tick): a target placed now cannot land in a ring still to be emptied.
+    const placing = (this.placing = to > from ? new Set() : undefined);
     try {
       for (let slot = from; slot <= to; slot++) {
         const due = this.wheel[slot % WHEEL_SLOTS];
@@ -168,7 +169,7 @@ export class HeartbeatTicker implements OnApplicationShutdown {
       }
     } finally {
       this.placing = undefined;
-      for (const target of placing) if (target.tickSlot !== NOT_TICKED) this.wheel[target.tickSlot % WHEEL_SLOTS].push(target);
+      if (placing) for (const target of placing) if (target.tickSlot !== NOT_TICKED) this.wheel[target.tickSlot % WHEEL_SLOTS].push(target);
     }
   }
 }
