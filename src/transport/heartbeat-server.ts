@@ -243,13 +243,15 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
 
   /**
    * Under maxPendingHandshakes, or the longest-pending socket has had its chance
-   * (PENDING_HANDSHAKE_EVICT_AFTER_MS) and makes room. Map order is arrival order, so the
-   * oldest is the first entry: O(1).
+   * (PENDING_HANDSHAKE_EVICT_AFTER_MS of our loop free to read it: a server too busy to read a
+   * hello waiting in a reconnect storm does not blame its sender) and makes room. Map order is
+   * arrival order, so the oldest is the first entry: O(1).
    */
   private roomForHandshake(): boolean {
     if (this.handshaking.size < this.maxPendingHandshakes) return true;
     const oldest = this.handshaking.entries().next().value;
-    if (!oldest || this.ctx.clock.now() - oldest[1] < PENDING_HANDSHAKE_EVICT_AFTER_MS) return false;
+    const clock = this.ctx.clock;
+    if (!oldest || clock.now() - oldest[1] - clock.blockedSince(oldest[1]) < PENDING_HANDSHAKE_EVICT_AFTER_MS) return false;
     this.handshaking.delete(oldest[0]);
     oldest[0].terminate('protocol-error', messages.handshakeEvicted(this.maxPendingHandshakes));
     return true;
