@@ -156,6 +156,7 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
 
   private async stop(): Promise<void> {
     this._state = 'draining';
+    this.ctx.reporter.shuttingDown();
     super.close();
     await this.inSlices((link) => link.drain());
     await this.drained();
