@@ -90,6 +90,8 @@ function prepareBaseline(dir: string): string {
   mkdirSync(join(dir, 'bench'), { recursive: true });
   cpSync(join(BENCH_DIR, 'b1'), join(dir, 'bench', 'b1'), { recursive: true });
   cpSync(join(BENCH_DIR, 'lib'), join(dir, 'bench', 'lib'), { recursive: true });
+  // What they import from lab/ (an older checkout may lack ports.ts).
+  for (const f of ['ports.ts', 'child.ts']) cpSync(join(REPO_DIR, 'lab', f), join(dir, 'lab', f));
   return dir;
 }
 

@@ -5,18 +5,22 @@
  *   node --import tsx bench/b2-heartbeat-scale.ts [--quick] [--no-profile] [--reps=2] [--steps=1000,10000,20000]
  *   node --import tsx bench/b2-heartbeat-scale.ts --b2-baseline=/tmp/nh-base   (adds `baseline`: a checkout before the change, alternated)
  *   … --impls=baseline,ours --reps=0 --steps=20000 --out=b2-profiles   (only the profiled servers)
+ *   … --variants=fmt=/tmp/b2v-fmt,visit=/tmp/b2v-visit   (more checkouts, each one alternated like baseline: one change each)
+ *   … --window-ms=20000 --settle-ms=3000
  *
  * One server process per (implementation, repetition); peers are added in steps (1k, 10k, 20k)
  * from two lean client processes. At each step, once every peer is connected and a settle
  * period has passed, the server measures itself over a steady 10 s window (process.cpuUsage
- * deltas), then reports memory after GC (--expose-gc) and its active resources.
+ * deltas), then reports memory after GC (--expose-gc) and its active resources. The machine's load
+ * average and steal time (/proc/stat) are recorded around every window: the figures of a busy
+ * machine are not comparable with a quiet one's.
  * Unless --no-profile, one more server per implementation (ours, ws) runs at the largest step with
  * the V8 sampling profiler on over the window (not counted in the figures).
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  argValue, BENCH_DIR, hasFlag, isMain, log, machineInfo, PROFILES_DIR, sleep, summarize, writeResult,
+  argValue, BENCH_DIR, hasFlag, isMain, log, machineInfo, PROFILES_DIR, sleep, summarize, systemBetween, systemCpu, writeResult,
 } from './lib/common.js';
 import { summarizeProfile } from './lib/cpuprofile.js';
 import { Child } from './lib/proc.js';
@@ -49,14 +53,15 @@ async function waitUntil(what: string, pred: () => Promise<boolean>, timeoutMs: 
 }
 
 async function runOne(impl: Impl, rep: number, runIndex: number, opts: {
-  intervalMs: number; steps: number[]; windowMs: number; settleMs: number; profileDir?: string; baseline?: string;
+  intervalMs: number; steps: number[]; windowMs: number; settleMs: number; profileDir?: string; baseline?: string; variants?: Record<string, string>;
 }): Promise<B2Run> {
   // B2_SERVER_ARGS: extra node flags for the server (e.g. --trace-gc with BENCH_VERBOSE=1).
   const execArgv = ['--expose-gc', ...(process.env.B2_SERVER_ARGS?.split(' ').filter(Boolean) ?? [])];
-  // baseline: the same bench server from another checkout (the library before a change), run alternated with ours.
-  const script = impl === 'baseline' ? join(opts.baseline!, 'bench', 'b2', 'hb-server.ts') : SERVER;
-  const server = new Child(script, [impl === 'baseline' ? 'ours' : impl, String(opts.intervalMs)], {
-    execArgv, fdLimit: FD_WANTED, label: `b2-${impl}-server`, cwd: impl === 'baseline' ? opts.baseline : undefined,
+  // baseline and variants: the same bench server from another checkout (the library before a change, or with one change), alternated with ours.
+  const root = impl === 'baseline' ? opts.baseline : opts.variants?.[impl];
+  const script = root ? join(root, 'bench', 'b2', 'hb-server.ts') : SERVER;
+  const server = new Child(script, [root ? 'ours' : impl, String(opts.intervalMs)], {
+    execArgv, fdLimit: FD_WANTED, label: `b2-${impl}-server`, cwd: root,
   });
   const clients: Child[] = [];
   try {
@@ -96,7 +101,9 @@ async function runOne(impl: Impl, rep: number, runIndex: number, opts: {
       await sleep(opts.settleMs);
       const profile = opts.profileDir && requested === opts.steps[opts.steps.length - 1] ? join(opts.profileDir, `window-${impl}.cpuprofile`) : undefined;
       const pingsBefore = await clientPings(clients);
+      const sys0 = systemCpu();
       const window = await server.request({ cmd: 'window', ms: opts.windowMs, profile }, opts.windowMs + 30_000);
+      const system = systemBetween(sys0, systemCpu());
       const pingsAfter = await clientPings(clients);
       const perPeerSecond = (n: number) => n / peers / (window.elapsedMs / 1000);
       const snap = await server.request({ cmd: 'snapshot' });
@@ -117,11 +124,13 @@ async function runOne(impl: Impl, rep: number, runIndex: number, opts: {
         // Who pinged during the window: the protocol needs ~1 ping per link per interval from either side.
         serverPingsPerPeerSecond: perPeerSecond(pingsAfter.answered - pingsBefore.answered),
         clientPingsPerPeerSecond: perPeerSecond(pingsAfter.sent - pingsBefore.sent),
+        system,
       };
       run.steps.push(step);
       log(`b2 ${impl} rep ${rep} N=${peers}: cpu ${window.cpuPct.toFixed(1)}% heap/peer ${(step.heapPerPeerBytes / 1024).toFixed(2)} KiB `
         + `rss/peer ${(step.rssPerPeerBytes / 1024).toFixed(2)} KiB timers ${step.timers} lost ${step.lostSoFar} (connect ${connectMs} ms) `
-        + `pings/peer/s server ${step.serverPingsPerPeerSecond.toFixed(2)} client ${step.clientPingsPerPeerSecond.toFixed(2)}`);
+        + `pings/peer/s server ${step.serverPingsPerPeerSecond.toFixed(2)} client ${step.clientPingsPerPeerSecond.toFixed(2)}; `
+        + `load ${system.loadAverageStart[0].toFixed(2)} → ${system.loadAverageEnd[0].toFixed(2)}, steal ${system.stealPct.toFixed(1)} %, machine busy ${system.busyPct.toFixed(0)} %`);
     }
     for (const c of clients) await c.request({ cmd: 'close' }).catch(() => undefined);
     for (const c of clients) await c.stop(5000);
@@ -140,17 +149,23 @@ export async function runB2(options: {
   quick?: boolean; profile?: boolean; reps?: number; steps?: number[]; impls?: Impl[]; out?: string;
   /** A checkout of the library before the change under test (with node_modules): adds implementation `baseline`. */
   baseline?: string;
+  /** More checkouts (name → root), e.g. one change each: each is an implementation of its own. */
+  variants?: Record<string, string>;
+  windowMs?: number; settleMs?: number;
 } = {}): Promise<B2Result> {
   const started = Date.now();
   const quick = options.quick ?? false;
-  const impls: Impl[] = options.impls ?? (options.baseline ? ['baseline', 'ours', 'ws', 'raw'] : ['ours', 'ws', 'raw']);
+  const impls: Impl[] = options.impls ?? [
+    ...(options.baseline ? ['baseline'] : []), 'ours', ...Object.keys(options.variants ?? {}), 'ws', 'raw',
+  ];
   const config = {
     baseline: options.baseline,
+    variants: options.variants,
     intervalMs: 1000,
     steps: options.steps ?? (quick ? [1000, 5000] : [1000, 10000, 20000]),
     reps: options.reps ?? (quick ? 1 : 2),
-    windowMs: quick ? 5000 : 10000,
-    settleMs: quick ? 1500 : 3000,
+    windowMs: options.windowMs ?? (quick ? 5000 : 10000),
+    settleMs: options.settleMs ?? (quick ? 1500 : 3000),
   };
   const machine = machineInfo();
   const runs: B2Run[] = [];
@@ -159,7 +174,7 @@ export async function runB2(options: {
     const order: Impl[] = rep % 2 === 0 ? impls : [...impls].reverse();
     for (const impl of order) {
       log(`b2: ${impl}, repetition ${rep + 1}/${config.reps}`);
-      runs.push(await runOne(impl, rep, runIndex++, { ...config, baseline: options.baseline }));
+      runs.push(await runOne(impl, rep, runIndex++, config));
     }
   }
   if (options.profile) {
@@ -209,6 +224,9 @@ if (isMain(import.meta.url)) {
   const reps = argValue('reps') ? Number(argValue('reps')) : undefined;
   const r = await runB2({
     baseline: argValue('b2-baseline'),
+    variants: argValue('variants') ? Object.fromEntries(argValue('variants')!.split(',').map((x) => x.split('=') as [string, string])) : undefined,
+    windowMs: argValue('window-ms') ? Number(argValue('window-ms')) : undefined,
+    settleMs: argValue('settle-ms') ? Number(argValue('settle-ms')) : undefined,
     quick: hasFlag('--quick'), profile: !hasFlag('--no-profile'), steps, reps,
     impls: argValue('impls')?.split(',') as Impl[] | undefined,
     out: argValue('out'),

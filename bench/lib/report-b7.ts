@@ -125,8 +125,13 @@ function targets(r: B7Result): string {
   return lines.join('\n');
 }
 
-/** `recheck`: the B5 and B2 runs of before and after (b5-limits, b2-limits), with B5's table rendered by report.ts. */
-export function b7Section(r: B7Result, recheck: { b5?: B5Result; b5Table?: string; b2?: B2Result }): string {
+/**
+ * `recheck`: the B5 and B2 runs of before and after (b5-limits, b2-limits), with B5's table rendered by report.ts.
+ * `cRun`: a later run of part (c) alone (b7-c.json, e.g. after a change to the handshake limit): its
+ * slowloris rows replace those of `r` in the table and the targets.
+ */
+export function b7Section(full: B7Result, recheck: { b5?: B5Result; b5Table?: string; b2?: B2Result }, cRun?: B7Result): string {
+  const r: B7Result = cRun?.slowloris.length ? { ...full, slowloris: cRun.slowloris, config: { ...full.config, slowloris: cRun.config.slowloris } } : full;
   const out: string[] = [];
   out.push('## B7 — hostile load', '');
   out.push(`Machine: ${machineLine(r.machine)}. Took ${fmt(r.durationMs / 1000)} s${r.system ? `; over the whole run ${system(r.system)}, machine busy ${fmt(r.system.busyPct)} %` : ''}.`, '');
@@ -150,6 +155,10 @@ export function b7Section(r: B7Result, recheck: { b5?: B5Result; b5Table?: strin
     + `never finishing the hello; every second, the sockets the server closed are opened again (slowloris.py's loop); ${fmt(r.config.slowloris.durationMs / 1000)} s. `
     + 'The server has an `authToken`. Refused at accept: sockets the server destroyed in its own connection listener (counted by the benchmark\'s listener that runs after it). '
     + `A second honest peer starts ${fmt(r.config.slowloris.lateAtMs / 1000)} s into the attack (a deploy, a restart): time from its \`app.init()\` to the server's \`joined\`.`, '');
+  if (r !== full) {
+    out.push(`(c) is from a later run of its own (\`bench/results/b7-c.json\`, \`node --import tsx bench/b7-hostile-load.ts --only=c --out=b7-c\`, ${cRun!.machine.date}, `
+      + `took ${fmt(cRun!.durationMs / 1000)} s${cRun!.system ? `; ${system(cRun!.system)}` : ''}); (a) and (b) are from \`b7.json\`.`, '');
+  }
   out.push(slowlorisTable(r.slowloris), '');
   out.push('**Targets (after).**', '', targets(r), '');
   if (recheck.b5Table || recheck.b2) {

@@ -63,12 +63,20 @@ function b1Section(r: B1Result, beforeAfter?: B1Result): string {
     + `Goal ≥ 1.3: ${minRatio >= 1.3 ? '**met** at every concurrency' : `reached at ${rrRatios.filter((x) => x.ratio >= 1.3).map((x) => `${x.mode.slice(1)} in flight`).join(', ') || 'no concurrency'}`
       + `${rrRatios.some((x) => x.ratio < 1.3) ? `, **missed** at ${rrRatios.filter((x) => x.ratio < 1.3).map((x) => `${x.mode.slice(1)} in flight (${fmt(x.ratio, 2)})`).join(', ')}` : ''}`}.`, '');
   if (beforeAfter) {
-    out.push('### Before / after the `src/protocol` changes', '');
-    out.push(`Same method, one run with three implementations alternated: *baseline* = the library before the change (${beforeAfter.config.rounds} rounds, `
-      + `${beforeAfter.config.durationMs} ms each; ${machineLine(beforeAfter.machine)}). Reproduce with `
-      + '`git worktree add /tmp/nh-base <commit>`, `ln -s $PWD/node_modules /tmp/nh-base/` and '
-      + '`node --import tsx bench/b1-throughput.ts --baseline=/tmp/nh-base --out=b1-before-after --no-profile`.', '');
+    out.push('### Before / after (issue 24: the library at 7052938 against this tree)', '');
+    out.push(`Same method, one run with three implementations alternated: *baseline* = the library at 7052938, before the limits, sessions-era `
+      + `reshaping and architecture pass (${beforeAfter.config.rounds} rounds, ${beforeAfter.config.durationMs} ms each; ${machineLine(beforeAfter.machine)}). Reproduce with `
+      + '`git worktree add /tmp/b1-before 7052938`, `ln -s $PWD/node_modules /tmp/b1-before/` and '
+      + '`node --import tsx bench/b1-throughput.ts --baseline=/tmp/b1-before --out=b1-before-after --no-profile`.', '');
     out.push(rowsFor(beforeAfter, ['baseline', 'ours', 'stock']), '');
+    const ours = (mode: string, impl: string) => beforeAfter.summary.find((x) => x.mode === mode && x.impl === impl);
+    const vsBase = beforeAfter.config.modes.map((mode) => {
+      const a = ours(mode, 'ours');
+      const b = ours(mode, 'baseline');
+      if (!a || !b) return '';
+      return `${mode === 'events' ? 'events' : `${mode.slice(1)} in flight`} ${fmt(a.rps.median / b.rps.median, 2)} (server CPU µs/req ${fmt(b.serverCpuUsPerReq.median, 1)} → ${fmt(a.serverCpuUsPerReq.median, 1)})`;
+    }).filter(Boolean);
+    out.push(`**ours ÷ baseline** (ratio of median req/s): ${vsBase.join('; ')}.`, '');
   }
   if (r.profiles) {
     out.push('### Profiles (`--cpu-prof`, 128 in flight)', '');
@@ -104,8 +112,10 @@ function b2Section(r: B2Result): string {
   }
   out.push('| N (peers) | impl | CPU % of one core | user / system % | per-second CPU % (min–max) | heap / peer (KiB) | marginal heap / peer (KiB) | RSS / peer (KiB) | timers (before → at N) | false lost | suspect |');
   out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  const variants = Object.keys(r.config.variants ?? {});
+  const libraries = ['baseline', 'ours', ...variants];
   for (const requested of r.config.steps) {
-    for (const impl of ['baseline', 'ours', 'ws', 'raw'] as const) {
+    for (const impl of [...libraries, 'ws', 'raw']) {
       const s = r.summary.find((x) => x.impl === impl && x.requested === requested);
       if (!s) continue;
       out.push(`| ${fmt(s.peers)} | ${impl} | ${range(s.cpuPct, 1)} | ${fmt(s.userPct?.median, 1)} / ${fmt(s.systemPct?.median, 1)} | ${fmt(s.perSecondPct.min, 1)}–${fmt(s.perSecondPct.max, 1)} | `
@@ -117,11 +127,14 @@ function b2Section(r: B2Result): string {
     out.push(`*baseline*: the library before this change (\`${r.config.baseline ?? '?'}\`, a checkout of the previous main with the same bench server), `
       + 'alternated with the others in this run. Ratios are of medians in this run; targets: CPU ≤ 1.0 × ws and ≤ 1.1 × raw, heap per peer ≤ ws.', '');
   }
+  if (variants.length) {
+    out.push(`Variants, each a checkout of *baseline* with one change, run from its own tree and alternated with the others: ${variants.map((v) => `*${v}* (\`${r.config.variants![v]}\`)`).join(', ')}; see the analysis below for what each changes.`, '');
+  }
   out.push('| N (peers) | impl | CPU ÷ ws | CPU ÷ raw | heap per peer ÷ ws | CPU target | heap target |', '|---:|---|---:|---:|---:|---|---|');
   for (const requested of r.config.steps) {
     const ws = r.summary.find((x) => x.impl === 'ws' && x.requested === requested);
     const raw = r.summary.find((x) => x.impl === 'raw' && x.requested === requested);
-    for (const impl of ['baseline', 'ours'] as const) {
+    for (const impl of libraries) {
       const s = r.summary.find((x) => x.impl === impl && x.requested === requested);
       if (!s || !ws || !raw) continue;
       const cw = s.cpuPct.median / ws.cpuPct.median;
@@ -141,6 +154,19 @@ function b2Section(r: B2Result): string {
       + `${top.marginalHeapPerPeerBytes?.n ? `; marginal ${fmt(top.marginalHeapPerPeerBytes.median)} B` : ''}). `
       + `Zero false losses: ${yes(r.summary.filter((s) => s.impl === 'ours').every((s) => s.falseLost === 0))}. `
       + `Timers not growing with N: ${yes(timersFlat)}.`, '');
+  }
+  if (r.runs.some((x) => x.steps.some((st) => st.system))) {
+    out.push('Every window with the machine around it (load average 1 min at its start → end; steal and busy time of both cores over the window, /proc/stat; '
+      + 'the benchmark\'s own server and two client processes account for roughly one core of load):', '');
+    out.push('| rep | impl | N | CPU % | load 1 min | steal % | machine busy % |', '|---:|---|---:|---:|---|---:|---:|');
+    for (const run of r.runs.filter((x) => x.rep >= 0)) {
+      for (const st of run.steps) {
+        if (!st.system) continue;
+        out.push(`| ${run.rep + 1} | ${run.impl} | ${fmt(st.peers)} | ${fmt(st.window.cpuPct, 1)} | ${fmt(st.system.loadAverageStart[0], 2)} → ${fmt(st.system.loadAverageEnd[0], 2)} | `
+          + `${fmt(st.system.stealPct, 1)} | ${fmt(st.system.busyPct)} |`);
+      }
+    }
+    out.push('');
   }
   const profiled = r.runs.filter((x) => x.profile);
   if (profiled.length) {
@@ -381,7 +407,7 @@ export function renderResults(): string {
   if (b6) out.push(b6Section(b6, machineLine(b6.machine), analysis('b6'), 'adaptive-6/10'));
   if (b7) {
     const b5Limits = readResult<B5Result>('b5-limits');
-    out.push(b7Section(b7, { b5: b5Limits, b5Table: b5Limits && b5Table(b5Limits), b2: readResult<B2Result>('b2-limits') }));
+    out.push(b7Section(b7, { b5: b5Limits, b5Table: b5Limits && b5Table(b5Limits), b2: readResult<B2Result>('b2-limits') }, readResult<B7Result>('b7-c')));
   }
   if (b8) out.push(b8Section(b8));
   const text = `${out.join('\n').replace(/\n{3,}/g, '\n\n')}\n`;

@@ -47,7 +47,8 @@ export interface B1Result {
 }
 
 // B2: heartbeat scale (bench/b2-heartbeat-scale.ts)
-export type Impl = 'ours' | 'ws' | 'raw' | 'baseline';
+/** `baseline` and any other name given with --variants: the library at another checkout, run from there. */
+export type Impl = 'ours' | 'ws' | 'raw' | 'baseline' | (string & {});
 
 export interface B2Step {
   requested: number;
@@ -72,6 +73,8 @@ export interface B2Step {
   /** Pings per peer per second during the window, sent by the server (answered by the clients) and by the clients. */
   serverPingsPerPeerSecond: number;
   clientPingsPerPeerSecond: number;
+  /** The machine during the window: load averages at its ends, steal and busy time of all cores, % (/proc/stat). */
+  system?: { loadAverageStart: number[]; loadAverageEnd: number[]; stealPct: number; busyPct: number };
 }
 
 export interface B2Run {
@@ -87,7 +90,7 @@ export interface B2Run {
 export interface B2Result {
   benchmark: 'b2';
   machine: MachineInfo;
-  config: { intervalMs: number; steps: number[]; reps: number; windowMs: number; settleMs: number; baseline?: string };
+  config: { intervalMs: number; steps: number[]; reps: number; windowMs: number; settleMs: number; baseline?: string; variants?: Record<string, string> };
   runs: B2Run[];
   summary: Array<{
     impl: Impl; requested: number; peers: number; cpuPct: Summary; userPct: Summary; systemPct: Summary; heapPerPeerBytes: Summary;
