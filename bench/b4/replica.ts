@@ -10,7 +10,7 @@
  * replica-lost losses (first/last at epoch ms, sub-ms).
  */
 import { performance } from 'node:perf_hooks';
-import { Subject } from 'rxjs';
+import { NEVER, Subject } from 'rxjs';
 import { ClusterPresenceService } from '../../src/cluster/cluster-presence.service.js';
 import { resolveClusterOptions } from '../../src/options/resolve-cluster-options.js';
 import type { PeerInfo, PresenceEvent } from '../../src/interfaces/presence.interface.js';
@@ -21,7 +21,7 @@ const nowMs = () => performance.timeOrigin + performance.now();
 
 const table = new Map<string, PeerInfo>();
 const events = new Subject<PresenceEvent>();
-const local = { events$: events.asObservable(), peers: () => [...table.values()] };
+const local = { events$: events.asObservable(), shuttingDown$: NEVER, peers: () => [...table.values()] };
 const cluster = new ClusterPresenceService(resolveClusterOptions({ redis: config.redis, namespace: config.namespace,
   leaseTtlMs: config.leaseTtlMs, renewIntervalMs: config.renewIntervalMs })!, local, config.nodeId, { bench: 'b4' });
 

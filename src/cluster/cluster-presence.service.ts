@@ -28,6 +28,8 @@ export { STREAM_MAX_ENTRIES } from './cluster-lease.js';
  */
 export interface LocalPresence {
   readonly events$: Observable<PresenceEvent>;
+  /** Our server began a graceful stop (see PeerTable.shuttingDown$). */
+  readonly shuttingDown$: Observable<void>;
   peers(): PeerInfo[];
 }
 
@@ -169,6 +171,8 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     this.redis.reader.on('error', onError);
     const answered = new Promise<void>((resolve) => { this.bootAnswered = resolve; });
     this.subscription = this.local.events$.subscribe((e) => this.onLocalEvent(e));
+    // A pure microservice's app.close() stops its server before any hook: the hand-over starts there.
+    this.subscription.add(this.local.shuttingDown$.subscribe(() => this.onModuleDestroy()));
     for (const peer of this.local.peers()) {
       if (peer.status === 'alive' || peer.status === 'suspect') {
         this.emitEvents(this.view.setPeer(this.identity.id, peer.id, entryFromPeer(peer, peer.status, peer.connectedAt), this.now()));
@@ -182,7 +186,7 @@ export class ClusterPresenceService implements ClusterPresence, OnApplicationBoo
     if (this.state.name === 'starting' && !(this.lease.held && this.reader.synced)) this.writeFailed(`no answer within ${BOOT_WAIT_MS} ms`);
   }
 
-  /** Shutdown begins: local changes are not published any more (see the class comment). */
+  /** Shutdown begins (or our server began its graceful stop): local changes are not published any more (see the class comment). */
   onModuleDestroy(): void {
     this.subscription?.unsubscribe();
     this.publisher.stop();

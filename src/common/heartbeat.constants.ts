@@ -41,7 +41,8 @@ export const DEFAULT_MAX_PENDING_HANDSHAKES = 1_000;
 export const DEFAULT_MAX_LINKS_PER_PEER = 8;
 /**
  * At maxPendingHandshakes, a new socket takes the slot of the longest-pending one if that one has
- * been handshaking this long (an honest hello takes a round trip, not a second): a slowloris
+ * been handshaking this long, not counting time our own loop was blocked (an honest hello takes a
+ * round trip, not a second; in a reconnect storm it may wait unread while we are busy): a slowloris
  * that fills the slots cannot keep an honest peer out, and sockets arriving faster than this
  * cannot push out an honest handshake under way (B7 (c): a peer arriving mid-attack joined in
  * 24.7 s when the newest was refused, in 0.2 s when the oldest made room).

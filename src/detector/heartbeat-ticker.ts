@@ -44,6 +44,12 @@ export class HeartbeatTicker implements OnApplicationShutdown {
   private readonly lag: LoopLag;
   private subscription: Subscription | undefined;
   private dueAt = 0;
+  /**
+   * While a late tick covers several slots, targets placed (re-placed after their visit, woken,
+   * added) wait here and join the wheel when it ends: a slot this tick has still to empty can
+   * share a ring position with their new one, and emptying it would drop them.
+   */
+  private placing: Set<TickTarget> | undefined;
 
   /** Provided by the module from the resolved rule; `scheduler` is virtual time in tests. */
   constructor(rule: Pick<DetectionRule, 'tickMs' | 'lostAfterMs'>, private readonly scheduler: SchedulerLike = asyncScheduler) {
@@ -144,7 +150,8 @@ export class HeartbeatTicker implements OnApplicationShutdown {
 
   private place(target: TickTarget, slot: number): void {
     target.tickSlot = slot;
-    this.wheel[slot % WHEEL_SLOTS].push(target);
+    if (this.placing) this.placing.add(target);
+    else this.wheel[slot % WHEEL_SLOTS].push(target);
   }
 
   private tick(): void {
@@ -156,16 +163,23 @@ export class HeartbeatTicker implements OnApplicationShutdown {
     const to = Math.min(this.slotOf(now), from + WHEEL_SLOTS - 1);
     this.nextSlot = Math.max(from, this.slotOf(now) + 1);
     const horizon = this.nextSlot + WHEEL_SLOTS - 1;
-    for (let slot = from; slot <= to; slot++) {
-      const due = this.wheel[slot % WHEEL_SLOTS];
-      if (due.length === 0) continue;
-      this.wheel[slot % WHEEL_SLOTS] = [];
-      for (const target of due) {
-        if (target.tickSlot !== slot) continue; // moved to another slot, or removed
-        const quietUntil = target.onTick(now);
-        // Unless onTick removed it (the link closed), it waits for its next due time.
-        if (target.tickSlot === slot) this.place(target, Math.min(horizon, Math.max(this.nextSlot, this.slotOf(quietUntil))));
+    // One slot (the usual tick): a target placed now cannot land in a ring still to be emptied.
+    const placing = (this.placing = to > from ? new Set() : undefined);
+    try {
+      for (let slot = from; slot <= to; slot++) {
+        const due = this.wheel[slot % WHEEL_SLOTS];
+        if (due.length === 0) continue;
+        this.wheel[slot % WHEEL_SLOTS] = [];
+        for (const target of due) {
+          if (target.tickSlot !== slot) continue; // moved to another slot, or removed
+          const quietUntil = target.onTick(now);
+          // Unless onTick removed it (the link closed), it waits for its next due time.
+          if (target.tickSlot === slot) this.place(target, Math.min(horizon, Math.max(this.nextSlot, this.slotOf(quietUntil))));
+        }
       }
+    } finally {
+      this.placing = undefined;
+      if (placing) for (const target of placing) if (target.tickSlot !== NOT_TICKED) this.wheel[target.tickSlot % WHEEL_SLOTS].push(target);
     }
   }
 }

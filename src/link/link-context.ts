@@ -54,6 +54,8 @@ export interface LinkReporter {
   closed(link: LinkView): void;
   /** A ping/pong round trip measured on the link (raw, before smoothing). */
   rttSampled(link: LinkView, rttMs: number): void;
+  /** Our server began a graceful stop: the goodbyes that follow are this process leaving, not its peers. */
+  shuttingDown(): void;
 }
 
 /** What the server or client that owns a link hears of it. */

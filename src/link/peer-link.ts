@@ -41,9 +41,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private _lastHeardAt: number;
   private _rttMs: number | undefined;
   private _cause: CloseCause | undefined;
-  private readonly _stats: PeerStats = {
-    pingsSent: 0, pongsReceived: 0, suspectCount: 0, reconnects: 0, controlBytesSent: 0, controlBytesReceived: 0,
-  };
+  private readonly _stats: PeerStats = { pingsSent: 0, pongsReceived: 0, suspectCount: 0, reconnects: 0, controlBytesSent: 0, controlBytesReceived: 0 };
   readonly connectedAt: number;
   /** When the link opened; undefined while handshaking and for links refused before. */
   private openedAt: number | undefined;
@@ -55,6 +53,8 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private _refusal: { reason: string; message: string } | undefined;
   /** Inbound: a hello's claim is being checked (`server.authenticate` may take a while). */
   private checking = false;
+  /** Closed by us while our hello was out: the first frame back gets our bye if it is a welcome, then FIN. */
+  private byeOnWelcome = false;
   private seq = 0;
   /** Inbound: the peer's pings against the server's floor. */
   private pings: PingRecord = NO_PINGS;
@@ -110,9 +110,12 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
    */
   close(cause: CloseCause = 'local', why?: string): void {
     const sayBye = cause === 'local' && (this._phase === 'open' || this._phase === 'draining') && this._managed;
+    // Our hello is out: the server may count us in already. Its welcome, if it comes within the
+    // grace, gets a bye (the server sees us leave, not lost); the FIN follows either answer.
+    this.byeOnWelcome = cause === 'local' && this._phase === 'handshaking' && this.direction === 'outbound';
     if (!this.beginClosing(cause)) return;
     if (sayBye) this.send(BYE);
-    this.transport.end();
+    if (!this.byeOnWelcome) this.transport.end();
     this.logClosing(cause, why);
   }
 
@@ -144,7 +147,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   onFrame(frame: Record<string, unknown>, length: number): boolean {
     // A closing link is deaf at once: frames already read in the same chunk are not processed
     // (one connection cannot try many tokens per read, nothing after bye is served).
-    if (this._phase === 'closing' || this._phase === 'closed') return false;
+    if (this._phase === 'closing' || this._phase === 'closed') return this.byeOnWelcome && this.answerLateWelcome(frame);
     const now = this.ctx.clock.now();
     if (this._phase !== 'handshaking') this.detector = afterArrival(this.detector, now, this._lastHeardAt, this.ctx.clock);
     this._lastHeardAt = now;
@@ -152,6 +155,13 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     if (!isControlFrame(frame)) return this.onDataFrame();
     this._stats.controlBytesReceived += length;
     this.onControlFrame(frame, now);
+    return false;
+  }
+
+  private answerLateWelcome(frame: Record<string, unknown>): false {
+    this.byeOnWelcome = false;
+    if (frame.$hb === 'welcome') this.send(BYE);
+    this.transport.end();
     return false;
   }
 

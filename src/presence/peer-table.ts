@@ -63,6 +63,7 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
   private readonly events = new Subject<PresenceEvent>();
   private readonly changes = new Subject<void>();
   private readonly rttSamples = new Subject<number>();
+  private readonly shutdownBegan = new Subject<void>();
   private cancelExpiry: (() => void) | undefined;
   /** After application shutdown: links still closing report here, but nothing is scheduled any more. */
   private stopped = false;
@@ -73,6 +74,12 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
   readonly rttSamples$: Observable<number> = this.rttSamples.asObservable();
   /** Fires after changes of the table (status, membership, expiry), coalesced: a burst of joins is one change. */
   readonly changes$: Observable<void>;
+  /**
+   * Fires when our server begins a graceful stop, before its goodbyes: a pure microservice's
+   * `app.close()` closes the transport before any lifecycle hook runs, and cluster presence must
+   * not publish those departures as its peers'.
+   */
+  readonly shuttingDown$: Observable<void> = this.shutdownBegan.asObservable();
 
   private readonly resumeWindowMs: number;
   private readonly limits: ResolvedHeartbeatOptions['presence'];
@@ -147,6 +154,10 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
   changed(link: LinkView): void {
     const entry = this.entries.get(link.peerId);
     if (entry?.links.has(link)) this.update(entry);
+  }
+
+  shuttingDown(): void {
+    this.shutdownBegan.next();
   }
 
   closed(link: LinkView): void {

@@ -81,17 +81,23 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
     this.drainTimeoutMs = server.drainTimeoutMs;
     this.maxPendingHandshakes = server.maxPendingHandshakes;
     const onHandlerError = (error: any) => this.handleError(error);
+    // Events are counted until their handler settles (a drain waits for them): one promise each.
     const eventDone = () => void this.pendingEvents--;
+    const eventFailed = (error: any) => {
+      this.pendingEvents--;
+      this.handleError(error);
+    };
     this.framing = createFraming({
       maxFrameBytes: this.ctx.maxFrameBytes,
       now: () => ticker.now(),
       // What Nest's bindHandler does with each message, without its listeners per socket.
       onMessage: (socket, message) => {
-        const handled = this.handleMessage(socket, message).catch(onHandlerError);
-        if (message.id === undefined) {
-          this.pendingEvents++;
-          void handled.finally(eventDone);
+        if (message.id !== undefined) {
+          void this.handleMessage(socket, message).catch(onHandlerError);
+          return;
         }
+        this.pendingEvents++;
+        void this.handleMessage(socket, message).then(eventDone, eventFailed);
       },
     });
     const net = netServerOf(this)!;
@@ -156,6 +162,7 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
 
   private async stop(): Promise<void> {
     this._state = 'draining';
+    this.ctx.reporter.shuttingDown();
     super.close();
     await this.inSlices((link) => link.drain());
     await this.drained();
@@ -214,9 +221,12 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
    * Nest logs an event without a handler with its whole pattern: up to maxFrameBytes of the
    * peer's text, control characters included. Same verdict, escaped and cut.
    */
-  override async handleEvent(pattern: string, packet: ReadPacket, context: BaseRpcContext): Promise<any> {
-    if (!this.getHandlerByPattern(pattern)) return this.ctx.peerLog.error('no-handler', messages.noEventHandler(pattern));
-    return super.handleEvent(pattern, packet, context);
+  override handleEvent(pattern: string, packet: ReadPacket, context: BaseRpcContext): Promise<any> {
+    if (!this.getHandlerByPattern(pattern)) {
+      this.ctx.peerLog.error('no-handler', messages.noEventHandler(pattern));
+      return Promise.resolve();
+    }
+    return super.handleEvent(pattern, packet, context); // not wrapped in another async frame: a promise less per event
   }
 
   /**
@@ -243,13 +253,15 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
 
   /**
    * Under maxPendingHandshakes, or the longest-pending socket has had its chance
-   * (PENDING_HANDSHAKE_EVICT_AFTER_MS) and makes room. Map order is arrival order, so the
-   * oldest is the first entry: O(1).
+   * (PENDING_HANDSHAKE_EVICT_AFTER_MS of our loop free to read it: a server too busy to read a
+   * hello waiting in a reconnect storm does not blame its sender) and makes room. Map order is
+   * arrival order, so the oldest is the first entry: O(1).
    */
   private roomForHandshake(): boolean {
     if (this.handshaking.size < this.maxPendingHandshakes) return true;
     const oldest = this.handshaking.entries().next().value;
-    if (!oldest || this.ctx.clock.now() - oldest[1] < PENDING_HANDSHAKE_EVICT_AFTER_MS) return false;
+    const clock = this.ctx.clock;
+    if (!oldest || clock.now() - oldest[1] - clock.blockedSince(oldest[1]) < PENDING_HANDSHAKE_EVICT_AFTER_MS) return false;
     this.handshaking.delete(oldest[0]);
     oldest[0].terminate('protocol-error', messages.handshakeEvicted(this.maxPendingHandshakes));
     return true;

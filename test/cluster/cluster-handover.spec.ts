@@ -6,7 +6,7 @@
  * shutdown hooks, a swarm of 1,000 real peers that reconnect when their server says goodbye.
  */
 import {
-  clusterEvents, clusterRig, connectPeers, LEASE_TTL_MS, sleep, startReplicas, view, waitCluster,
+  clusterEvents, clusterRig, connectPeers, LEASE_TTL_MS, sleep, startReplica, startReplicas, view, waitCluster,
   type Line, type Replica,
 } from './support/rig.js';
 
@@ -124,4 +124,21 @@ it('a peer that says goodbye itself is left at once, and a replica that leaves r
   const lost = await waitCluster(b, 'lost', 'g-1', termAt, 5000);
   expect(lost.reason).toBe('replica-left');
   expect(b.proc.select((l) => l.evt === 'replica-lost')).toEqual([]); // it left, it was not lost
+});
+
+it('app.close() on a pure microservice (its transport closes before any hook) hands its peers over too: no left, lost replica-left after the lease', async () => {
+  const namespace = rig.ns();
+  // A's app has an onModuleDestroy of its own that takes 300 ms: the goodbyes' closes land meanwhile.
+  const [a, b] = await Promise.all([
+    startReplica(rig.redis.url, namespace, 'A', { env: { SLOW_DESTROY_MS: '300' } }), startReplica(rig.redis.url, namespace, 'B'),
+  ]);
+  await connectPeers(rig.swarm, a, ['m-0']);
+  await waitCluster(b, 'joined', 'm-0');
+  const closeAt = Date.now();
+  a.proc.command({ cmd: 'close' }); // `await app.close()` in the replica, no signal
+  await a.proc.exited;
+  const lost = await waitCluster(b, 'lost', 'm-0', closeAt, 5000);
+  expect(lost.reason).toBe('replica-left');
+  expect(lost.t - closeAt).toBeGreaterThanOrEqual(LEASE_TTL_MS - 100); // held suspect through the lease, not dropped at once
+  expect(clusterEvents(b, 'left', closeAt)).toEqual([]);
 });

@@ -1,6 +1,6 @@
 import { firstValueFrom } from 'rxjs';
 import type { HeartbeatClient } from '../../src/index.js';
-import { Closer, sleep, startClientApp, startServerApp } from '../support/apps.js';
+import { Closer, sleep, startClientApp, startServerApp, waitForEvent } from '../support/apps.js';
 import { killAllPeers, PeerProcess } from '../support/peer-process.js';
 
 /** app.close() says goodbye on every link and releases every socket and timer. */
@@ -54,5 +54,21 @@ describe('shutdown', () => {
     const [a, b] = await Promise.all([inbound.presence('left', 'server', 0, 2000), outboundTarget.presence('left', 'server', 0, 2000)]);
     expect(a.status).toBe('left');
     expect(b.status).toBe('left');
+  });
+
+  it('a client closed while its handshake is under way says goodbye once welcomed: the server records it joined and left, never lost', async () => {
+    // The server takes 50 ms to check the hello: the client closes in that window, as an app that
+    // stops right after starting does (the README's failover example, once one instance answered).
+    let checking!: () => void;
+    const checked = new Promise<void>((resolve) => (checking = resolve));
+    const server = closer.add(await startServerApp({
+      heartbeat: { intervalMs: 100 },
+      server: { authenticate: async () => { checking(); await sleep(50); return true; } },
+    }));
+    const client = closer.add(await startClientApp({ nodeId: 'brief', heartbeat: { intervalMs: 100 }, clients: [{ name: 'S', port: server.port }] }));
+    await checked;
+    await client.close();
+    await waitForEvent(server.events, (e) => e.type === 'left' && e.peer.id === 'brief', 2000);
+    expect(server.events.filter((e) => e.peer.id === 'brief').map((e) => e.type)).toEqual(['joined', 'left']);
   });
 });
