@@ -86,7 +86,7 @@ export interface LinkContext {
   /** A peer with more than this queued and unread is cut. */
   maxQueuedBytes: number;
   keepAlive: ResolvedHeartbeatOptions['keepAlive'];
-  clock: Pick<HeartbeatTicker, 'now' | 'blockedSince' | 'after' | 'add' | 'remove' | 'wake' | 'defer'>;
+  clock: Pick<HeartbeatTicker, 'now' | 'blockedSince' | 'after' | 'add' | 'remove' | 'wake' | 'putOff'>;
   reporter: LinkReporter;
   logger: Logger;
   /** Lines caused by peers, rate-limited per kind. */

@@ -60,8 +60,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private pings: PingRecord = NO_PINGS;
   /** Clock reading before which no tick can have anything to do on this link (see onTick); 0 = the next tick. */
   private quietUntil = 0;
-  /** Our ping whose pong last put the tick's visit off (see deferVisit): once per ping, so a peer cannot put visits off. */
-  private deferredSeq = 0;
   /** The ticker's bookkeeping (see HeartbeatTicker). */
   tickSlot = NOT_TICKED;
 
@@ -210,10 +208,9 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     }
     // Unmanaged: only the slow-reader check, once an interval.
     if (!this._managed) return now + this.detector.rule.pingAfterMs;
-    const silence = now - this._lastHeardAt;
-    const next = silenceVerdict(this._status, silence, this.detector.rule, this.ctx.clock, this._lastHeardAt);
+    const next = silenceVerdict(this._status, now - this._lastHeardAt, this.detector.rule, this.ctx.clock, this._lastHeardAt);
     if (next === 'lost') {
-      this.terminate('heartbeat-timeout', messages.peerSilent(silence));
+      this.terminate('heartbeat-timeout', messages.peerSilent(now - this._lastHeardAt));
       return Infinity;
     }
     this.setStatus(next);
@@ -296,7 +293,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     // A sample from before this link or from the future is not a round trip of ours: ignored.
     if (frame.seq > this.seq || frame.t < this.connectedAt || frame.t > now) return;
     this._stats.pongsReceived++;
-    if (frame.seq === this.seq && this.deferredSeq !== this.seq) this.deferVisit(now);
+    if (frame.seq === this.seq) this.quietUntil = this.ctx.clock.putOff(this, nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.detector.rule), this.quietUntil);
     const rtt = now - frame.t;
     this._rttMs = smoothRtt(this._rttMs, rtt);
     this.ctx.reporter.rttSampled(this, rtt);
@@ -389,13 +386,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     this.wakeUp(); // alive again: the (lower) suspect threshold applies from the new beat
     if (next === 'suspect') this._stats.suspectCount++;
     if (this.openedAt !== undefined) this.ctx.reporter.changed(this);
-  }
-
-  /** The pong moved the verdict on: the visit at the old one would find nothing to do (bench B2: half the visits to an idle link). */
-  private deferVisit(now: number): void {
-    this.deferredSeq = this.seq;
-    this.quietUntil = Math.max(this.quietUntil, nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.detector.rule));
-    this.ctx.clock.defer(this, this.quietUntil);
   }
 
   /** Something can be due sooner than the tick was told: the next tick looks at this link. */
