@@ -44,8 +44,8 @@ export class HeartbeatTicker implements OnApplicationShutdown {
   private readonly lag: LoopLag;
   private subscription: Subscription | undefined;
   private dueAt = 0;
-  /** The slot each target was last put off to (see putOff); a visit places it elsewhere, which allows the next. */
-  private readonly putOffTo = new WeakMap<TickTarget, number>();
+  /** The token each target was last put off with (see putOff). */
+  private readonly putOffBy = new WeakMap<TickTarget, number>();
   /**
    * While a late tick covers several slots, targets placed (re-placed after their visit, woken,
    * added) wait here and join the wheel when it ends: a slot this tick has still to empty can
@@ -125,15 +125,14 @@ export class HeartbeatTicker implements OnApplicationShutdown {
    * The target has nothing due before `until`, later than it last said (a link's pong to its
    * last ping moved the verdict on, bench B2: the visit at the old one would find nothing to do):
    * it waits until then (its entry in the old slot is skipped when that slot comes). Once per
-   * visit, so a peer cannot put its link's visits (and the checks they make) off for good.
+   * `token` (the link's ping seq: a new one is only sent at a visit), so a peer cannot put its
+   * link's visits, and the checks they make, off for good. Placed as a visit places it (no later).
    * Returns `until` when the target was put off, else `current` (the target's own early bound).
    */
-  putOff(target: TickTarget, until: number, current: number): number {
-    // Rounded up, not down as a visit's own due time is: no tick reaches the slot before `until`, so
-    // the visit there does the link's checks (an early visit would only wait on, and allow another put-off).
-    const slot = Math.min(this.nextSlot + WHEEL_SLOTS - 1, Math.ceil(until / this.tickMs));
-    if (target.tickSlot === NOT_TICKED || slot <= target.tickSlot || this.putOffTo.get(target) === target.tickSlot) return current;
-    this.putOffTo.set(target, slot);
+  putOff(target: TickTarget, until: number, current: number, token: number): number {
+    const slot = Math.min(this.nextSlot + WHEEL_SLOTS - 1, this.slotOf(until));
+    if (target.tickSlot === NOT_TICKED || slot <= target.tickSlot || this.putOffBy.get(target) === token) return current;
+    this.putOffBy.set(target, token);
     this.place(target, slot);
     return until;
   }

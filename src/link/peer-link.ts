@@ -293,7 +293,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     // A sample from before this link or from the future is not a round trip of ours: ignored.
     if (frame.seq > this.seq || frame.t < this.connectedAt || frame.t > now) return;
     this._stats.pongsReceived++;
-    if (frame.seq === this.seq) this.quietUntil = this.ctx.clock.putOff(this, nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.detector.rule), this.quietUntil);
+    if (frame.seq === this.seq) this.quietUntil = this.ctx.clock.putOff(this, nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.detector.rule), this.quietUntil, this.seq);
     const rtt = now - frame.t;
     this._rttMs = smoothRtt(this._rttMs, rtt);
     this.ctx.reporter.rttSampled(this, rtt);
