@@ -174,7 +174,13 @@ export async function runB2(options: {
     const order: Impl[] = rep % 2 === 0 ? impls : [...impls].reverse();
     for (const impl of order) {
       log(`b2: ${impl}, repetition ${rep + 1}/${config.reps}`);
-      runs.push(await runOne(impl, rep, runIndex++, config));
+      // One run that fails (e.g. the connections do not all come up on a machine another job swamps) is
+      // logged and left out, not allowed to lose the whole result.
+      try {
+        runs.push(await runOne(impl, rep, runIndex++, config));
+      } catch (error) {
+        log(`b2: ${impl}, repetition ${rep + 1} failed and is left out: ${(error as Error).message}`);
+      }
     }
   }
   if (options.profile) {
