@@ -156,3 +156,11 @@ export function scriptedPeer(ctx: LinkContext, id: string, meta: Record<string, 
   link.onFrame({ $hb: 'hello', v: 1, id, meta }, 0);
   return { link, transport };
 }
+
+/** A virtual world with one inbound peer `peer-1` joined, judged at interval 1000, missedBeats 3, suspect after 1 beat. */
+export function joinedPeer() {
+  const world = virtualWorld({ heartbeat: { intervalMs: 1000, missedBeats: 3, suspectAfterBeats: 1 } });
+  const peer = world.inbound();
+  peer.hello('peer-1');
+  return { ...world, peer };
+}

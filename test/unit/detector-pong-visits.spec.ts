@@ -1,4 +1,4 @@
-import { virtualWorld } from '../support/virtual-peer.js';
+import { joinedPeer } from '../support/virtual-peer.js';
 
 /**
  * A pong to our ping moves the link's next tick visit on (bench B2: the visit at the previous
@@ -10,15 +10,14 @@ describe('detector: visits moved on by pongs', () => {
   const TICK = 100;
 
   function joined() {
-    const world = virtualWorld({ heartbeat: { intervalMs: I, missedBeats: 3, suspectAfterBeats: 1 } });
-    const peer = world.inbound();
-    peer.hello('peer-1');
+    const world = joinedPeer();
+    const { peer } = world;
     const answer = (after: number) => {
       const last = peer.transport.sent.filter((s) => s.frame.$hb === 'ping').at(-1)?.frame as { seq: number; t: number } | undefined;
       if (last) world.clock.advance(after);
       if (last) peer.receive({ $hb: 'pong', seq: last.seq, t: last.t });
     };
-    return { ...world, peer, answer };
+    return { ...world, answer };
   }
 
   it('a peer that answers every ping, then falls silent: suspect 1.5 and lost 3.5 intervals after its last pong, within a tick', () => {

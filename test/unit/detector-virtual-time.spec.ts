@@ -1,17 +1,12 @@
 import { Authenticator } from '../../src/link/authenticator.js';
-import { virtualWorld } from '../support/virtual-peer.js';
+import { joinedPeer, virtualWorld } from '../support/virtual-peer.js';
 
 /** Every transition of the peer state machine, driven on virtual time (interval 1000, missedBeats 3). */
 describe('failure detector on virtual time', () => {
   const I = 1000;
   const TICK = 100;
 
-  function joined() {
-    const world = virtualWorld({ heartbeat: { intervalMs: I, missedBeats: 3, suspectAfterBeats: 1 } });
-    const peer = world.inbound();
-    peer.hello('peer-1');
-    return { ...world, peer };
-  }
+  const joined = joinedPeer;
 
   it('joins on hello: welcome sent, joined event with the handshake identity', () => {
     const { peer, events, presence } = joined();
