@@ -58,8 +58,8 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
   private readonly maxPendingHandshakes: number;
   /** Event handlers still running (requests are counted on their sockets). */
   private pendingEvents = 0;
-  /** Links that have not finished their handshake, with when each was accepted, oldest first: bounded by maxPendingHandshakes. */
-  private readonly handshaking = new Map<PeerLink, number>();
+  /** Links that have not finished their handshake, oldest first (insertion order): bounded by maxPendingHandshakes. */
+  private readonly handshaking = new Set<PeerLink>();
   private readonly identityBound: boolean;
   private readonly authenticated: boolean;
 
@@ -248,22 +248,22 @@ export class HeartbeatServer extends ServerTCP implements LinkOwner {
     const link = attachLink(framed, 'inbound', this.ctx, remoteAddress(socket), this, this.auth);
     if (link.phase === 'closed') return; // ended while attaching: linkClosed has run already
     this.links.add(link);
-    if (link.phase === 'handshaking') this.handshaking.set(link, this.ctx.clock.now());
+    if (link.phase === 'handshaking') this.handshaking.add(link);
   }
 
   /**
    * Under maxPendingHandshakes, or the longest-pending socket has had its chance
    * (PENDING_HANDSHAKE_EVICT_AFTER_MS of our loop free to read it: a server too busy to read a
-   * hello waiting in a reconnect storm does not blame its sender) and makes room. Map order is
+   * hello waiting in a reconnect storm does not blame its sender) and makes room. Set order is
    * arrival order, so the oldest is the first entry: O(1).
    */
   private roomForHandshake(): boolean {
     if (this.handshaking.size < this.maxPendingHandshakes) return true;
-    const oldest = this.handshaking.entries().next().value;
+    const oldest = this.handshaking.values().next().value;
     const clock = this.ctx.clock;
-    if (!oldest || clock.now() - oldest[1] - clock.blockedSince(oldest[1]) < PENDING_HANDSHAKE_EVICT_AFTER_MS) return false;
-    this.handshaking.delete(oldest[0]);
-    oldest[0].terminate('protocol-error', messages.handshakeEvicted(this.maxPendingHandshakes));
+    if (!oldest || clock.now() - oldest.connectedAt - clock.blockedSince(oldest.connectedAt) < PENDING_HANDSHAKE_EVICT_AFTER_MS) return false;
+    this.handshaking.delete(oldest);
+    oldest.terminate('protocol-error', messages.handshakeEvicted(this.maxPendingHandshakes));
     return true;
   }
 
