@@ -9,7 +9,20 @@ export interface TickTarget {
   onTick(now: number): number;
   /** The ticker's bookkeeping: the wheel slot the target waits in, NOT_TICKED when none. */
   tickSlot: number;
+  /** The ticker's bookkeeping: the token the target was last put off with (see putOff). */
+  tickToken: number;
 }
+
+/**
+ * The targets of one wheel slot. The array is kept and overwritten from the start each time
+ * round (bench B2: a fresh array per tick, grown by push to a tenth of all links and kept for an
+ * interval, was garbage that survived young-generation collections).
+ */
+interface Slot {
+  targets: Array<TickTarget | undefined>;
+  size: number;
+}
+const emptySlot = (): Slot => ({ targets: [], size: 0 });
 
 /** `performance.timeOrigin` is a getter call; it never changes. */
 const TIME_ORIGIN = performance.timeOrigin;
@@ -37,15 +50,15 @@ const WHEEL_SLOTS = 64;
 export class HeartbeatTicker implements OnApplicationShutdown {
   readonly tickMs: number;
   /** Slot k (absolute: time / tickMs) is wheel[k % WHEEL_SLOTS]; entries whose target moved on are skipped. */
-  private readonly wheel: TickTarget[][] = Array.from({ length: WHEEL_SLOTS }, () => []);
+  private readonly wheel: Slot[] = Array.from({ length: WHEEL_SLOTS }, emptySlot);
+  /** The slot being emptied by a tick is swapped for this one, then becomes the spare. */
+  private spare: Slot = emptySlot();
   /** The first slot no tick has processed yet. */
   private nextSlot = 0;
   private count = 0;
   private readonly lag: LoopLag;
   private subscription: Subscription | undefined;
   private dueAt = 0;
-  /** The token each target was last put off with (see putOff). */
-  private readonly putOffBy = new WeakMap<TickTarget, number>();
   /**
    * While a late tick covers several slots, targets placed (re-placed after their visit, woken,
    * added) wait here and join the wheel when it ends: a slot this tick has still to empty can
@@ -131,8 +144,8 @@ export class HeartbeatTicker implements OnApplicationShutdown {
    */
   putOff(target: TickTarget, until: number, current: number, token: number): number {
     const slot = Math.min(this.nextSlot + WHEEL_SLOTS - 1, this.slotOf(until));
-    if (target.tickSlot === NOT_TICKED || slot <= target.tickSlot || this.putOffBy.get(target) === token) return current;
-    this.putOffBy.set(target, token);
+    if (target.tickSlot === NOT_TICKED || slot <= target.tickSlot || target.tickToken === token) return current;
+    target.tickToken = token;
     this.place(target, slot);
     return until;
   }
@@ -145,8 +158,9 @@ export class HeartbeatTicker implements OnApplicationShutdown {
     this.subscription?.unsubscribe();
     this.subscription = undefined;
     for (let i = 0; i < WHEEL_SLOTS; i++) {
-      for (const target of this.wheel[i]) target.tickSlot = NOT_TICKED;
-      this.wheel[i] = [];
+      const { targets, size } = this.wheel[i];
+      for (let k = 0; k < size; k++) targets[k]!.tickSlot = NOT_TICKED;
+      this.wheel[i] = emptySlot();
     }
     this.count = 0;
   }
@@ -159,7 +173,7 @@ export class HeartbeatTicker implements OnApplicationShutdown {
   private place(target: TickTarget, slot: number): void {
     target.tickSlot = slot;
     if (this.placing) this.placing.add(target);
-    else this.wheel[slot % WHEEL_SLOTS].push(target);
+    else this.push(target, slot);
   }
 
   private tick(): void {
@@ -174,20 +188,47 @@ export class HeartbeatTicker implements OnApplicationShutdown {
     // One slot (the usual tick): a target placed now cannot land in a ring still to be emptied.
     const placing = (this.placing = to > from ? new Set() : undefined);
     try {
-      for (let slot = from; slot <= to; slot++) {
-        const due = this.wheel[slot % WHEEL_SLOTS];
-        if (due.length === 0) continue;
-        this.wheel[slot % WHEEL_SLOTS] = [];
-        for (const target of due) {
-          if (target.tickSlot !== slot) continue; // moved to another slot, or removed
+      for (let slot = from; slot <= to; slot++) this.visit(slot, now, horizon);
+    } finally {
+      this.placing = undefined;
+      if (placing) for (const target of placing) if (target.tickSlot !== NOT_TICKED) this.push(target, target.tickSlot);
+    }
+  }
+
+  /** Visits the targets waiting in `slot`; each is placed again for its next due time. */
+  private visit(slot: number, now: number, horizon: number): void {
+    const ring = slot % WHEEL_SLOTS;
+    const due = this.wheel[ring];
+    if (due.size === 0) return;
+    // Targets re-placed during the visits can land in this ring position (the horizon): they go to the spare.
+    this.wheel[ring] = this.spare;
+    const { targets, size } = due;
+    let k = 0;
+    try {
+      for (; k < size; k++) {
+        const target = targets[k]!;
+        // Skipped when it moved to another slot, or was removed.
+        if (target.tickSlot === slot) {
           const quietUntil = target.onTick(now);
           // Unless onTick removed it (the link closed), it waits for its next due time.
           if (target.tickSlot === slot) this.place(target, Math.min(horizon, Math.max(this.nextSlot, this.slotOf(quietUntil))));
         }
+        targets[k] = undefined; // a closed link is not kept alive by the wheel
       }
     } finally {
-      this.placing = undefined;
-      if (placing) for (const target of placing) if (target.tickSlot !== NOT_TICKED) this.wheel[target.tickSlot % WHEEL_SLOTS].push(target);
+      // A visit that threw does not drop its target or those after it: the next tick visits them.
+      for (; k < size; k++) {
+        const target = targets[k]!;
+        targets[k] = undefined;
+        if (target.tickSlot === slot) this.place(target, this.nextSlot);
+      }
+      due.size = 0;
+      this.spare = due;
     }
+  }
+
+  private push(target: TickTarget, slot: number): void {
+    const into = this.wheel[slot % WHEEL_SLOTS];
+    into.targets[into.size++] = target;
   }
 }

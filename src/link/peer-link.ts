@@ -64,6 +64,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
   private quietUntil = 0;
   /** The ticker's bookkeeping (see HeartbeatTicker). */
   tickSlot = NOT_TICKED;
+  tickToken = -1;
 
   constructor(
     readonly direction: 'inbound' | 'outbound',

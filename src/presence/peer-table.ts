@@ -176,7 +176,8 @@ export class PeerTable implements LinkReporter, OnApplicationShutdown {
   }
 
   rttSampled(_link: LinkView, rttMs: number): void {
-    this.rttSamples.next(rttMs);
+    // Every pong: skipped when nobody listens (no metrics), as Subject.next costs a closure per call.
+    if (this.rttSamples.observed) this.rttSamples.next(rttMs);
   }
 
   onApplicationShutdown(): void {

@@ -3,7 +3,7 @@
  * it asked for (or by the wheel's horizon), also when this process's loop stalls and one late
  * tick has to cover many slots. The targets are plain objects: what is under test is the wheel.
  */
-import { VirtualAction, VirtualTimeScheduler } from 'rxjs';
+import { config, VirtualAction, VirtualTimeScheduler } from 'rxjs';
 import { HeartbeatTicker, NOT_TICKED, type TickTarget } from '../../src/detector/heartbeat-ticker.js';
 
 const TICK = 10;
@@ -11,6 +11,7 @@ const HORIZON_MS = 64 * TICK; // the wheel's 64 slots
 
 class Target implements TickTarget {
   tickSlot = NOT_TICKED;
+  tickToken = -1;
   readonly visits: number[] = [];
   /** Longest wait between what the target asked for and its next visit. */
   worstLateness = 0;
@@ -102,5 +103,30 @@ describe('HeartbeatTicker timing wheel (virtual time)', () => {
     expect(ticker.running).toBe(false);
     scheduler.flush();
     expect(a.visits.length + b.visits.length).toBe(0);
+  });
+
+  test('a visit that throws drops neither its target nor the others waiting in its slot', async () => {
+    const reported: unknown[] = [];
+    config.onUnhandledError = (error) => reported.push(error);
+    try {
+      const { scheduler, ticker } = world(2_000);
+      let thrown = false;
+      const thrower = new Target(() => 100, () => {
+        if (thrown) return;
+        thrown = true;
+        throw new Error('a visit failed');
+      });
+      // Added together, so all wait in the same slot, the thrower first.
+      const others = Array.from({ length: 5 }, () => new Target(() => 100));
+      ticker.add(thrower);
+      for (const t of others) ticker.add(t);
+      scheduler.flush();
+      ticker.onApplicationShutdown();
+      for (const t of [thrower, ...others]) expect(t.visits.length).toBeGreaterThanOrEqual(15);
+      await new Promise((resolve) => setTimeout(resolve, 20)); // RxJS reports a subscriber's throw on a timer
+      expect(reported).toHaveLength(1);
+    } finally {
+      config.onUnhandledError = null;
+    }
   });
 });
