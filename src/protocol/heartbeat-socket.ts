@@ -222,7 +222,8 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
     if (this.socket.destroyed || this.socket.writableEnded) return 0;
     const data = encodeControl(frame);
     this.lastSentAt = this.options.now();
-    if (this.outbox.length === 0) this.socket.write(data, 'utf8');
+    // Pings and pongs are ASCII (numbers only), where latin1 is the same bytes as UTF-8 and a plain copy.
+    if (this.outbox.length === 0) this.socket.write(data, frame.$hb === 'ping' || frame.$hb === 'pong' ? 'latin1' : 'utf8');
     else this.enqueue(data);
     return data.length;
   }
