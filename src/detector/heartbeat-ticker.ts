@@ -223,6 +223,8 @@ export class HeartbeatTicker implements OnApplicationShutdown {
         if (target.tickSlot === slot) this.place(target, this.nextSlot);
       }
       due.size = 0;
+      // A burst (every link of a reconnect storm lands in one slot) is not kept for good.
+      if (due.targets.length > 2 * size + 1024) due.targets = [];
       this.spare = due;
     }
   }
