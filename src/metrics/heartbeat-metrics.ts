@@ -31,7 +31,7 @@ interface Instruments {
  * public streams; the raw RTT samples come from the peer table, which its links report them to.
  *
  * The API has no proxy for meters: register the MeterProvider before the Nest application is
- * created, or every instrument here is a no-op.
+ * created; without one, metrics are off (nothing is recorded, and no work is done per beat).
  */
 @Injectable()
 export class HeartbeatMetrics implements OnModuleInit, OnApplicationShutdown {
@@ -54,7 +54,11 @@ export class HeartbeatMetrics implements OnModuleInit, OnApplicationShutdown {
       return; // not installed: metrics are off
     }
     try {
-      this.start(api.metrics.getMeter(METER_NAME));
+      const meter = api.metrics.getMeter(METER_NAME);
+      // No MeterProvider registered: every instrument is a no-op, so none is made and nothing is
+      // fed to them (the API is often installed as another library's dependency; an RTT sample per pong is not free).
+      if (meter === api.createNoopMeter()) return;
+      this.start(meter);
     } catch (e) {
       // A broken metrics setup must not stop presence.
       this.logger.warn(messages.metricsUnavailable(e?.message ?? String(e)));

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { sleep, startServerApp, waitForEvent } from '../support/apps.js';
 import { killAllPeers, PeerProcess } from '../support/peer-process.js';
+import { PeerTable } from '../../src/presence/peer-table.js';
 
 /**
  * OpenTelemetry metrics through the real SDK: a MeterProvider with an in-memory exporter is
@@ -121,6 +122,25 @@ describe('OpenTelemetry metrics (meter "nest-heartbeat")', () => {
     expect(points(detection)).toHaveLength(2);
 
     expect(gauge(after)).toEqual({ alive: 0, suspect: 0, lost: 2, left: 0 });
+  });
+});
+
+describe('with @opentelemetry/api but no MeterProvider registered', () => {
+  it('metrics are off: no instrument is fed, so a pong costs no RTT sample', async () => {
+    const server = await startServerApp({ nodeId: 'server', heartbeat });
+    try {
+      const peer = new PeerProcess({ nodeId: 'plain', heartbeat: { ...heartbeat, intervalMs: 2 * I }, clients: [{ name: 'SERVER', port: server.port }] });
+      await peer.ready();
+      await waitForEvent(server.events, (e) => e.type === 'joined' && e.peer.id === 'plain');
+      await sleep(3 * I); // pongs arrive and are measured (PeerInfo.rttMs) …
+      expect(server.presence.get('plain')?.rttMs).toBeGreaterThan(0);
+      // … but nobody listens to the raw samples the metrics would record.
+      const table = server.app.get(PeerTable) as unknown as { rttSamples: { observed: boolean } };
+      expect(table.rttSamples.observed).toBe(false);
+    } finally {
+      await server.close();
+      await killAllPeers();
+    }
   });
 });
 
