@@ -8,7 +8,7 @@ import { smoothRtt } from '../detector/rtt.js';
 import type { CloseCause, LossReason, PeerStats } from '../interfaces/presence.interface.js';
 import type { FrameListener, LinkTransport } from '../protocol/heartbeat-socket.js';
 import {
-  BYE, DRAIN, DRAINED, goAway, hello, isControlFrame, isValidBeat, ping, pong, reject, welcome,
+  beatFrame, BYE, DRAIN, DRAINED, goAway, hello, isControlFrame, isValidBeat, reject, welcome,
   type ByeFrame, type ControlFrame, type HelloFrame, type PingFrame, type PongFrame, type RejectFrame, type WelcomeFrame,
 } from '../protocol/frames.js';
 import { causeFromSocketError } from './close-cause.js';
@@ -149,14 +149,35 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     // A closing link is deaf at once: frames already read in the same chunk are not processed
     // (one connection cannot try many tokens per read, nothing after bye is served).
     if (this._phase === 'closing' || this._phase === 'closed') return this.byeOnWelcome && this.answerLateWelcome(frame);
-    const now = this.ctx.clock.now();
-    if (this._phase !== 'handshaking') this.detector = afterArrival(this.detector, now, this._lastHeardAt, this.ctx.clock);
-    this._lastHeardAt = now;
-    if (this._phase !== 'handshaking') this.setStatus(afterBeat(this._status));
+    const now = this.heard();
     if (!isControlFrame(frame)) return this.onDataFrame();
     this._stats.controlBytesReceived += length;
     this.onControlFrame(frame, now);
     return false;
+  }
+
+  /**
+   * A ping or pong read as numbers: on an open link, handled without a frame object (the hot
+   * path, bench B2); anywhere else, or with a negative RTT to refuse, as the frame JSON.parse makes.
+   */
+  onBeat(isPing: boolean, seq: number, t: number, rtt: number, length: number): void {
+    if ((this._phase !== 'open' && this._phase !== 'draining') || rtt < 0) {
+      this.onFrame(beatFrame(isPing, seq, t, rtt), length);
+      return;
+    }
+    const now = this.heard();
+    this._stats.controlBytesReceived += length;
+    if (isPing) this.answerPing(seq, t, rtt, now);
+    else this.takePong(seq, t, now);
+  }
+
+  /** Any frame arrived: the detector learns the gap, the silence ends. Returns the time. */
+  private heard(): number {
+    const now = this.ctx.clock.now();
+    if (this._phase !== 'handshaking') this.detector = afterArrival(this.detector, now, this._lastHeardAt, this.ctx.clock);
+    this._lastHeardAt = now;
+    if (this._phase !== 'handshaking') this.setStatus(afterBeat(this._status));
+    return now;
   }
 
   private answerLateWelcome(frame: Record<string, unknown>): false {
@@ -219,7 +240,7 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     this.setStatus(next);
     if (pingDue(now, this.transport.lastSentAt, this.detector.rule)) {
       this._stats.pingsSent++;
-      this.send(ping(++this.seq, now, this.rttMs));
+      this._stats.controlBytesSent += this.transport.sendPing(++this.seq, now, this.rtt);
     }
     return nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.detector.rule);
   }
@@ -277,6 +298,11 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
 
   private onPing(frame: PingFrame, now: number): void {
     if (!isValidBeat(frame)) return this.terminate('protocol-error', messages.malformedBeat('ping'));
+    this.answerPing(frame.seq, frame.t, frame.rtt ?? NaN, now);
+  }
+
+  /** A well-formed ping (`rtt` NaN: none): the server's floor, the pong, the peer's RTT estimate. */
+  private answerPing(seq: number, t: number, rtt: number, now: number): void {
     const floor = this.direction === 'inbound' ? this.ctx.minPingIntervalMs : undefined;
     if (floor) {
       this.pings = afterPing(this.pings, now, floor, this.ctx.clock.blockedSince(now - floor));
@@ -286,18 +312,23 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
         return this.terminate('too-many-pings', messages.tooManyPings(this.pings.strikes, floor));
       }
     }
-    this.send(pong(frame));
+    this._stats.controlBytesSent += this.transport.sendPong(seq, t);
     // The peer's own RTT estimate, for the side that only answers; no RTT exceeds the link's age.
-    if (frame.rtt !== undefined && frame.rtt <= now - this.connectedAt) this.rtt = frame.rtt;
+    if (rtt <= now - this.connectedAt) this.rtt = rtt; // false for NaN
   }
 
   private onPong(frame: PongFrame, now: number): void {
     if (!isValidBeat(frame)) return this.terminate('protocol-error', messages.malformedBeat('pong'));
+    this.takePong(frame.seq, frame.t, now);
+  }
+
+  /** A well-formed pong: an RTT sample, and the tick put off when it answers our last ping. */
+  private takePong(seq: number, t: number, now: number): void {
     // A sample from before this link or from the future is not a round trip of ours: ignored.
-    if (frame.seq > this.seq || frame.t < this.connectedAt || frame.t > now) return;
+    if (seq > this.seq || t < this.connectedAt || t > now) return;
     this._stats.pongsReceived++;
-    if (frame.seq === this.seq) this.quietUntil = this.ctx.clock.putOff(this, nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.detector.rule), this.quietUntil, this.seq);
-    const rtt = now - frame.t;
+    if (seq === this.seq) this.quietUntil = this.ctx.clock.putOff(this, nextDue(this._status, this._lastHeardAt, this.transport.lastSentAt, now, this.detector.rule), this.quietUntil, this.seq);
+    const rtt = now - t;
     this.rtt = smoothRtt(this.rttMs, rtt);
     this.ctx.reporter.rttSampled(this, rtt);
   }

@@ -12,13 +12,19 @@ const POW10 = Array.from({ length: 23 }, (_, k) => 10 ** k);
 /** At most 16 digits (an epoch time in ms to the microsecond has 16), and their integer below 2^53: exact as a double. */
 const MAX_DIGITS = 16;
 
+/** Where the beats read go. */
+export interface BeatSink {
+  /** One ping or pong of `length` bytes (its prefix included); `rtt` is NaN when a ping has none. */
+  onBeat(isPing: boolean, seq: number, t: number, rtt: number, length: number): void;
+}
+
 /**
  * Reads the beats at the start of a chunk from its bytes, without building strings or calling
  * JSON.parse: nearly every frame on an idle link is a ping or a pong, so this is the hot read
  * path (bench B2). Only the exact form `encodeControl` writes is taken (`{"$hb":"ping","seq":N,
  * "t":T[,"rtt":R]}` / `{"$hb":"pong","seq":N,"t":T}`, numbers of at most 16 digits, no exponent);
- * each is delivered as the object JSON.parse would have made of it. Anything else, malformed
- * input included, is left to FrameDecoder and meets its checks.
+ * each is delivered as its numbers, the values JSON.parse would have read (no object per beat).
+ * Anything else, malformed input included, is left to FrameDecoder and meets its checks.
  *
  * One reader serves every socket of a server or client (it keeps only the number it just read:
  * no object per number on the hot path).
@@ -29,10 +35,10 @@ export class BeatReader {
   private end = 0;
 
   /**
-   * Calls `onFrame` for each beat at the start of `chunk`; returns how many bytes were consumed.
+   * Gives `sink` each beat at the start of `chunk`; returns how many bytes were consumed.
    * Stops at the first frame in any other form, or an incomplete one.
    */
-  read<T>(chunk: Buffer, maxFrameLength: number, onFrame: (this: T, frame: Record<string, unknown>, length: number) => void, thisArg: T): number {
+  read(chunk: Buffer, maxFrameLength: number, sink: BeatSink): number {
     const end = chunk.length;
     let pos = 0;
     while (pos < end) {
@@ -56,16 +62,14 @@ export class BeatReader {
       if (!startsWith(chunk, at, T_KEY) || !this.readNumber(chunk, at + T_KEY.length, bodyEnd)) return pos;
       const t = this.value;
       at = this.end;
-      let frame: Record<string, unknown>;
-      if (at === bodyEnd - 1) {
-        frame = isPing ? { $hb: 'ping', seq, t } : { $hb: 'pong', seq, t };
-      } else {
+      let rtt = NaN;
+      if (at !== bodyEnd - 1) {
         if (!isPing || !startsWith(chunk, at, RTT_KEY) || !this.readNumber(chunk, at + RTT_KEY.length, bodyEnd) || this.end !== bodyEnd - 1) return pos;
-        frame = { $hb: 'ping', seq, t, rtt: this.value };
+        rtt = this.value;
       }
       const start = pos;
       pos = bodyEnd;
-      onFrame.call(thisArg, frame, bodyEnd - start);
+      sink.onBeat(isPing, seq, t, rtt, bodyEnd - start);
     }
     return pos;
   }

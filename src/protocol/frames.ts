@@ -65,6 +65,12 @@ const micros = (ms: number) => Math.round(ms * 1000) / 1000;
 export const ping = (seq: number, t: number, rtt?: number): PingFrame =>
   rtt === undefined ? { $hb: 'ping', seq, t: micros(t) } : { $hb: 'ping', seq, t: micros(t), rtt: micros(rtt) };
 export const pong = (p: PingFrame): PongFrame => ({ $hb: 'pong', seq: p.seq, t: p.t });
+/**
+ * The object JSON.parse makes of a ping or pong that was read as numbers (BeatReader), for the
+ * paths that take frames; `rtt` is NaN when the ping had none.
+ */
+export const beatFrame = (isPing: boolean, seq: number, t: number, rtt: number): Record<string, unknown> =>
+  !isPing ? { $hb: 'pong', seq, t } : Number.isNaN(rtt) ? { $hb: 'ping', seq, t } : { $hb: 'ping', seq, t, rtt };
 export const BYE: ByeFrame = Object.freeze({ $hb: 'bye' }) as ByeFrame;
 export const goAway = (reason: NonNullable<ByeFrame['reason']>): ByeFrame => ({ $hb: 'bye', reason });
 export const DRAIN: DrainFrame = Object.freeze({ $hb: 'drain' }) as DrainFrame;
@@ -133,21 +139,29 @@ const BYE_ENCODED = encodeFrame(BYE);
  */
 export function encodeControl(frame: ControlFrame): string {
   switch (frame.$hb) {
-    case 'pong': {
-      const json = `{"$hb":"pong","seq":${frame.seq},"t":${frame.t}}`;
-      return `${json.length}#${json}`;
-    }
-    case 'ping': {
-      const json = frame.rtt === undefined
-        ? `{"$hb":"ping","seq":${frame.seq},"t":${timeText(frame.t)}}`
-        : `{"$hb":"ping","seq":${frame.seq},"t":${timeText(frame.t)},"rtt":${millisText(frame.rtt)}}`;
-      return `${json.length}#${json}`;
-    }
+    case 'pong':
+      return encodePong(frame.seq, frame.t);
+    case 'ping':
+      return encodePing(frame.seq, frame.t, frame.rtt ?? NaN);
     case 'bye':
       return frame === BYE ? BYE_ENCODED : encodeFrame(frame);
     default:
       return encodeFrame(frame);
   }
+}
+
+/** `pong(…)` encoded, from the numbers: no frame object per pong (bench B2). */
+export function encodePong(seq: number, t: number): string {
+  const json = `{"$hb":"pong","seq":${seq},"t":${t}}`;
+  return `${json.length}#${json}`;
+}
+
+/** `ping(seq, t, rtt)` encoded (`rtt` NaN: none), from the numbers: no frame object per ping. */
+export function encodePing(seq: number, t: number, rtt: number): string {
+  const json = Number.isNaN(rtt)
+    ? `{"$hb":"ping","seq":${seq},"t":${timeText(micros(t))}}`
+    : `{"$hb":"ping","seq":${seq},"t":${timeText(micros(t))},"rtt":${millisText(micros(rtt))}}`;
+  return `${json.length}#${json}`;
 }
 
 /*

@@ -4,14 +4,16 @@ import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { HANDSHAKE_MAX_FRAME_BYTES } from '../common/heartbeat.constants.js';
 import { StringDecoder } from 'node:string_decoder';
 import { adoptSocket, failFraming, LISTENER_SINK, markClosed } from '../nest/tcp-internals.js';
-import { BeatReader } from './beat-reader.js';
+import { BeatReader, type BeatSink } from './beat-reader.js';
 import { FrameDecoder } from './frame-decoder.js';
-import { encodeControl, encodeFrame, type ControlFrame } from './frames.js';
+import { beatFrame, encodeControl, encodeFrame, encodePing, encodePong, type ControlFrame } from './frames.js';
 
 /** What the socket reports to the link that owns it. */
 export interface FrameListener {
-  /** Every frame received; return `true` to hand it to Nest as a data message. */
+  /** Every frame received but the beats read as numbers; return `true` to hand it to Nest as a data message. */
   onFrame(frame: Record<string, unknown>, length: number): boolean;
+  /** A ping or pong read from the bytes as its numbers (`rtt` NaN when none): the hot path, no frame object. */
+  onBeat(isPing: boolean, seq: number, t: number, rtt: number, length: number): void;
   /** The byte stream cannot be parsed; the listener closes the link. */
   onProtocolError(error: Error): void;
   /** The socket reported an error (the first one is the kernel's verdict on the close that follows). */
@@ -72,6 +74,10 @@ export interface LinkTransport {
   setFrameLimit(bytes: number): void;
   /** Writes a control frame; returns its encoded length. */
   sendControl(frame: ControlFrame): number;
+  /** Writes `ping(seq, t, rtt)` (`rtt` NaN: none) from the numbers; returns its encoded length. */
+  sendPing(seq: number, t: number, rtt: number): number;
+  /** Writes the pong to a ping of `seq` and `t`; returns its encoded length. */
+  sendPong(seq: number, t: number): number;
   /** Graceful close (FIN after what is queued). */
   end(): void;
   /** Immediate close. */
@@ -129,7 +135,7 @@ const FLUSH_CHARS = 16 * 1024;
  * nothing is queued, else behind the queued data, so order is always kept. `end()` and
  * `destroy()` flush what is queued first, so a goodbye or a reject still goes out.
  */
-export class HeartbeatSocket extends TcpSocket implements LinkTransport {
+export class HeartbeatSocket extends TcpSocket implements LinkTransport, BeatSink {
   private listener: FrameListener | null = null;
   /** A number from the start (not `undefined`): V8 then updates it in place instead of boxing every send's time. */
   lastSentAt = 0;
@@ -219,11 +225,23 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
   }
 
   sendControl(frame: ControlFrame): number {
+    if (frame.$hb === 'ping' || frame.$hb === 'pong') return this.writeControl(encodeControl(frame), 'latin1');
+    return this.writeControl(encodeControl(frame), 'utf8');
+  }
+
+  sendPing(seq: number, t: number, rtt: number): number {
+    return this.writeControl(encodePing(seq, t, rtt), 'latin1');
+  }
+
+  sendPong(seq: number, t: number): number {
+    return this.writeControl(encodePong(seq, t), 'latin1');
+  }
+
+  /** Pings and pongs are ASCII (numbers only), where latin1 is the same bytes as UTF-8 and a plain copy. */
+  private writeControl(data: string, encoding: 'latin1' | 'utf8'): number {
     if (this.socket.destroyed || this.socket.writableEnded) return 0;
-    const data = encodeControl(frame);
     this.lastSentAt = this.options.now();
-    // Pings and pongs are ASCII (numbers only), where latin1 is the same bytes as UTF-8 and a plain copy.
-    if (this.outbox.length === 0) this.socket.write(data, frame.$hb === 'ping' || frame.$hb === 'pong' ? 'latin1' : 'utf8');
+    if (this.outbox.length === 0) this.socket.write(data, encoding);
     else this.enqueue(data);
     return data.length;
   }
@@ -280,7 +298,7 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
     try {
       // Pings and pongs straight from the bytes; the rest (data, other control frames) as text.
       if (typeof data !== 'string' && this.text === null && decoder.idle) {
-        const used = this.options.beats.read(data, decoder.maxLength, deliver, this);
+        const used = this.options.beats.read(data, decoder.maxLength, this);
         if (used === data.length || this.decoder === null) return;
         if (used > 0) data = data.subarray(used);
       }
@@ -294,6 +312,13 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport {
       if (this.listener) this.listener.onProtocolError(error);
       else failFraming(this, error);
     }
+  }
+
+  /** @internal Called by the beat reader for each ping or pong read as numbers. */
+  onBeat(isPing: boolean, seq: number, t: number, rtt: number, length: number): void {
+    if (this.decoder === null) return;
+    if (this.listener) this.listener.onBeat(isPing, seq, t, rtt, length);
+    else this.onDecodedFrame(beatFrame(isPing, seq, t, rtt), length);
   }
 
   /** @internal Called by the decoder for each frame. */

@@ -10,7 +10,7 @@ import { PeerLink, type LinkAuth } from '../../src/link/peer-link.js';
 import { PeerTable } from '../../src/presence/peer-table.js';
 import { PresenceService } from '../../src/presence/presence.service.js';
 import type { LinkTransport } from '../../src/protocol/heartbeat-socket.js';
-import type { ControlFrame } from '../../src/protocol/frames.js';
+import { ping, type ControlFrame } from '../../src/protocol/frames.js';
 
 /**
  * The failure detector on virtual time: a real PeerTable, PresenceService, HeartbeatTicker and PeerLinks,
@@ -52,6 +52,14 @@ export class MemoryTransport implements LinkTransport {
     this.sent.push({ at: this.now(), frame });
     this.lastSentAt = this.now();
     return JSON.stringify(frame).length;
+  }
+
+  sendPing(seq: number, t: number, rtt: number): number {
+    return this.sendControl(ping(seq, t, Number.isNaN(rtt) ? undefined : rtt));
+  }
+
+  sendPong(seq: number, t: number): number {
+    return this.sendControl({ $hb: 'pong', seq, t });
   }
 
   end(): void {

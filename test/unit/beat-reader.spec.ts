@@ -1,13 +1,15 @@
 import fc from 'fast-check';
 import { BeatReader } from '../../src/protocol/beat-reader.js';
 import { FrameDecoder } from '../../src/protocol/frame-decoder.js';
-import { encodeControl, encodeFrame, ping, pong } from '../../src/protocol/frames.js';
+import { beatFrame, encodeControl, encodeFrame, ping, pong } from '../../src/protocol/frames.js';
 
 describe('BeatReader (pings and pongs read from bytes)', () => {
   /** What BeatReader delivers and how far it read, for a chunk given as text. */
   const read = (text: string) => {
     const frames: Array<{ frame: unknown; length: number }> = [];
-    const used = new BeatReader().read(Buffer.from(text), 1024, (frame, length) => frames.push({ frame, length }), undefined);
+    const used = new BeatReader().read(Buffer.from(text), 1024, {
+      onBeat: (isPing, seq, t, rtt, length) => void frames.push({ frame: beatFrame(isPing, seq, t, rtt), length }),
+    });
     return { used, frames };
   };
   /** What the generic decoder delivers for the same text. */
@@ -69,7 +71,7 @@ describe('BeatReader (pings and pongs read from bytes)', () => {
 
   it('leaves an oversized frame to the decoder, which refuses it', () => {
     const frames: unknown[] = [];
-    expect(new BeatReader().read(Buffer.from(encodeControl(ping(1, 2))), 10, (f) => frames.push(f), undefined)).toBe(0);
+    expect(new BeatReader().read(Buffer.from(encodeControl(ping(1, 2))), 10, { onBeat: (...beat) => void frames.push(beat) })).toBe(0);
     expect(frames).toEqual([]);
   });
 });
