@@ -1,7 +1,7 @@
 /**
  * Runs every benchmark (`npm run bench`), each in its own process, then writes bench/RESULTS.md.
  *
- *   node --import tsx bench/run.ts [--quick] [--only=b1,b2,b3,b4,b5,b6,b7,b8]
+ *   node --import tsx bench/run.ts [--quick] [--only=b1,b2,b3,b4,b5,b6,b7,b8,b9]
  *
  * Extra flags are passed to every benchmark (e.g. --quick).
  */
@@ -20,6 +20,7 @@ const BENCHMARKS: Record<string, string> = {
   b6: 'b6-detection-qos.ts',
   b7: 'b7-hostile-load.ts',
   b8: 'b8-rolling-restart.ts',
+  b9: 'b9-dashboard-load.ts',
 };
 
 const only = argValue('only')?.split(',') ?? Object.keys(BENCHMARKS);
