@@ -132,6 +132,8 @@ async function openPage(target: Browser | BrowserContext, url: string, errors: s
   await page.setViewport(viewport);
   page.on('pageerror', (e) => errors.push(`pageerror: ${(e as Error).message}`));
   page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
+  // tsx (esbuild, keepNames) wraps named functions in `__name(…)`, which the page does not have: the frame loop's `step` needs it there.
+  await page.evaluateOnNewDocument('globalThis.__name = (fn) => fn;');
   await page.evaluateOnNewDocument(() => {
     document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
   });
