@@ -9,7 +9,7 @@ import type { CloseCause, LossReason, PeerStats } from '../interfaces/presence.i
 import type { FrameListener, LinkTransport } from '../protocol/heartbeat-socket.js';
 import {
   beatFrame, BYE, DRAIN, DRAINED, goAway, hello, isControlFrame, isValidBeat, reject, welcome,
-  type ByeFrame, type ControlFrame, type HelloFrame, type PingFrame, type PongFrame, type RejectFrame, type WelcomeFrame,
+  type ByeFrame, type ControlFrame, type HelloFrame, type PingFrame, type RejectFrame, type WelcomeFrame,
 } from '../protocol/frames.js';
 import { causeFromSocketError } from './close-cause.js';
 import { DrainHandshake } from './drain-handshake.js';
@@ -277,9 +277,11 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     }
     switch (kind) {
       case 'ping':
-        return this.onPing(frame as PingFrame, now);
-      case 'pong':
-        return this.onPong(frame as PongFrame, now);
+      case 'pong': {
+        const beat = frame as PingFrame;
+        if (!isValidBeat(beat)) return this.terminate('protocol-error', messages.malformedBeat(kind));
+        return kind === 'ping' ? this.answerPing(beat.seq, beat.t, beat.rtt ?? NaN, now) : this.takePong(beat.seq, beat.t, now);
+      }
       case 'bye':
         // The peer leaves: FIN after what is queued. A bye with a reason is the peer closing the
         // link on us (GOAWAY): a loss, not a departure.
@@ -296,11 +298,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     }
   }
 
-  private onPing(frame: PingFrame, now: number): void {
-    if (!isValidBeat(frame)) return this.terminate('protocol-error', messages.malformedBeat('ping'));
-    this.answerPing(frame.seq, frame.t, frame.rtt ?? NaN, now);
-  }
-
   /** A well-formed ping (`rtt` NaN: none): the server's floor, the pong, the peer's RTT estimate. */
   private answerPing(seq: number, t: number, rtt: number, now: number): void {
     const floor = this.direction === 'inbound' ? this.ctx.minPingIntervalMs : undefined;
@@ -315,11 +312,6 @@ export class PeerLink implements FrameListener, LinkView, TickTarget {
     this._stats.controlBytesSent += this.transport.sendPong(seq, t);
     // The peer's own RTT estimate, for the side that only answers; no RTT exceeds the link's age.
     if (rtt <= now - this.connectedAt) this.rtt = rtt; // false for NaN
-  }
-
-  private onPong(frame: PongFrame, now: number): void {
-    if (!isValidBeat(frame)) return this.terminate('protocol-error', messages.malformedBeat('pong'));
-    this.takePong(frame.seq, frame.t, now);
   }
 
   /** A well-formed pong: an RTT sample, and the tick put off when it answers our last ping. */
