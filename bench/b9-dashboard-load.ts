@@ -22,11 +22,11 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'puppeteer-core';
+import type { Page } from 'puppeteer-core';
 import { jsonLine, killAllChildren, killAllChildrenNow, LineProcess } from '../lab/child.js';
 import { startSwarm } from '../test/cluster/support/rig.js';
 import type { DashboardAppConfig } from '../test/fixtures/dashboard-app.js';
-import { CHROMIUM, launchChromium } from '../test/support/chromium.js';
+import { CHROMIUM, launchChromium, openDashboardPage } from '../test/support/chromium.js';
 import {
   argValue, hasFlag, isMain, log, machineInfo, REPO_DIR, sleep, summarize, systemBetween, systemCpu, writeResult,
   type MachineInfo, type Summary, type SystemCpu,
@@ -126,21 +126,6 @@ function percentile(values: number[], p: number): number {
 
 const round = (n: number) => Math.round(n * 100) / 100;
 
-/** A page on the dashboard, live; page errors, console errors and CSP violations go to `errors`. */
-async function openPage(target: Browser | BrowserContext, url: string, errors: string[], viewport: { width: number; height: number }, timeoutMs: number): Promise<Page> {
-  const page = await target.newPage();
-  await page.setViewport(viewport);
-  page.on('pageerror', (e) => errors.push(`pageerror: ${(e as Error).message}`));
-  page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
-  // tsx (esbuild, keepNames) wraps named functions in `__name(…)`, which the page does not have: the frame loop's `step` needs it there.
-  await page.evaluateOnNewDocument('globalThis.__name = (fn) => fn;');
-  await page.evaluateOnNewDocument(() => {
-    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
-  });
-  await page.goto(url);
-  await page.waitForSelector('#connection[data-state="live"]', { timeout: timeoutMs });
-  return page;
-}
 
 /** requestAnimationFrame deltas over `ms` while the page scrolls through the table (back to the top at its end). */
 const frameDeltas = (page: Page, ms: number) => page.evaluate((ms) => new Promise<number[]>((resolve) => {
@@ -176,7 +161,7 @@ async function runOne(rep: number, c: B9Config): Promise<B9Run> {
       if (i % 200 === 199) await sleep(200); // under the server's 1,000 pending handshakes
     }
     const errors: string[] = [];
-    const page = await openPage(chromium.browser, url, errors, { width: 1440, height: 900 }, 10_000);
+    const page = await openDashboardPage(chromium.browser, url, errors, { width: 1440, height: 900 }, 10_000);
     await page.waitForFunction((n) => document.getElementById('counts')?.textContent?.startsWith(`${n} alive`), { timeout: 30_000 }, c.peers);
     const rowsInDocument = await page.$$eval('#peers .body .row', (rows) => rows.length);
 
@@ -197,7 +182,7 @@ async function runOne(rep: number, c: B9Config): Promise<B9Run> {
     // Opening 20 pages of 1,000 rows is seconds of the browser's CPU: waited for, not measured.
     const opening = Date.now();
     const contexts = await Promise.all(Array.from({ length: Math.ceil(c.pages / c.pagesPerContext) }, () => chromium.browser.createBrowserContext()));
-    const pages = await Promise.all(Array.from({ length: c.pages }, (_, i) => openPage(contexts[i % contexts.length], url, errors, { width: 1280, height: 720 }, 60_000)));
+    const pages = await Promise.all(Array.from({ length: c.pages }, (_, i) => openDashboardPage(contexts[i % contexts.length], url, errors, { width: 1280, height: 720 }, 60_000)));
     const peersShown = (n: number) => Number(/^(\d+) alive/.exec(document.getElementById('counts')?.textContent ?? '')?.[1] ?? 0) >= n - 2;
     await Promise.all(pages.map((p) => p.waitForFunction(peersShown, { timeout: 60_000 }, c.peers)));
     const pagesOpenedInMs = Date.now() - opening;

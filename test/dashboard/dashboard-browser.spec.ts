@@ -23,7 +23,7 @@ import type { LineProcess as FixtureProcess } from '../cluster/support/line-proc
 import { RedisServer } from '../cluster/support/redis-server.js';
 import type { DashboardAppConfig } from '../fixtures/dashboard-app.js';
 import { sleep } from '../support/apps.js';
-import { launchChromium } from '../support/chromium.js';
+import { launchChromium, openDashboardPage } from '../support/chromium.js';
 import { PeerProcess } from '../support/peer-process.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -84,23 +84,9 @@ interface Problems {
   errors: string[];
 }
 
-/**
- * A page on the dashboard, live; records page errors, console errors and CSP violations.
- * `context`: a browser context (another user's browser) instead of the default one.
- */
-async function openPage(url: string, problems: Problems = { errors: [] }, viewport = { width: 1440, height: 900 }, context?: BrowserContext, timeoutMs = 10_000): Promise<Page> {
-  const page = await (context ?? chromium.browser).newPage();
-  await page.setViewport(viewport);
-  page.on('pageerror', (e) => problems.errors.push(`pageerror: ${(e as Error).message}`));
-  page.on('console', (m) => m.type() === 'error' && problems.errors.push(`console: ${m.text()}`));
-  await page.evaluateOnNewDocument(() => {
-    document.addEventListener('securitypolicyviolation', (e) => {
-      console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`);
-    });
-  });
-  await page.goto(url);
-  await page.waitForSelector('#connection[data-state="live"]', { timeout: timeoutMs });
-  return page;
+/** A page on the dashboard, live; records page errors, console errors and CSP violations. `context`: another user's browser. */
+function openPage(url: string, problems: Problems = { errors: [] }, viewport = { width: 1440, height: 900 }, context?: BrowserContext, timeoutMs = 10_000): Promise<Page> {
+  return openDashboardPage(context ?? chromium.browser, url, problems.errors, viewport, timeoutMs);
 }
 
 interface RowView {

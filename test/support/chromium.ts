@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import puppeteer, { type Browser } from 'puppeteer-core';
+import puppeteer, { type Browser, type BrowserContext, type Page } from 'puppeteer-core';
 
 /** Debian's `chromium` (installed by .ci/run), or CHROMIUM_PATH. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -32,4 +32,25 @@ export async function launchChromium(): Promise<{ browser: Browser; close(): Pro
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A page of the presence page at `url`, once its stream is live. Page errors, console errors and
+ * CSP violations are pushed to `errors` (a test expects none).
+ */
+export async function openDashboardPage(
+  target: Browser | BrowserContext, url: string, errors: string[], viewport = { width: 1440, height: 900 }, timeoutMs = 10_000,
+): Promise<Page> {
+  const page = await target.newPage();
+  await page.setViewport(viewport);
+  page.on('pageerror', (e) => errors.push(`pageerror: ${(e as Error).message}`));
+  page.on('console', (m) => m.type() === 'error' && errors.push(`console: ${m.text()}`));
+  // tsx (esbuild, keepNames) wraps named functions in `__name(…)`, which the page does not have.
+  await page.evaluateOnNewDocument('globalThis.__name = (fn) => fn;');
+  await page.evaluateOnNewDocument(() => {
+    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));
+  });
+  await page.goto(url);
+  await page.waitForSelector('#connection[data-state="live"]', { timeout: timeoutMs });
+  return page;
 }
