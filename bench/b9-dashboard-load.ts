@@ -32,59 +32,9 @@ import {
   type MachineInfo, type Summary, type SystemCpu,
 } from './lib/common.js';
 import { renderResults } from './lib/report.js';
+import type { B9Config, B9Result, B9Run, B9System } from './lib/results.js';
 
 const FIXTURE = join(REPO_DIR, 'test', 'fixtures', 'dashboard-app.ts');
-
-export interface B9Config {
-  reps: number;
-  peers: number;
-  changesPerSecond: number;
-  pages: number;
-  /** Pages per browser context: a browser holds at most 6 HTTP/1.1 connections to a host, and each open page holds one for its stream. */
-  pagesPerContext: number;
-  frameWindowMs: number;
-  cpuWindowMs: number;
-}
-
-type System = ReturnType<typeof systemBetween>;
-
-export interface B9Run {
-  rep: number;
-  date: string;
-  /** Time for the 20 pages to open and each to show the 1,000 peers (the browser's work; not measured as the server's). */
-  pagesOpenedInMs: number;
-  /** Rows in the document of the first page once it shows all peers (only those on screen are drawn). */
-  rowsInDocument: number;
-  frameMs: { median: number; p99: number; max: number; frames: number };
-  serverCpuPercent: { withoutPagesBefore: number; withPages: number; withoutPagesAfter: number; added: number };
-  /** The machine during each CPU window (all cores: load average at both ends, steal and busy %). */
-  windows: { withoutPagesBefore: System; withPages: System; withoutPagesAfter: System };
-  /** The machine over the whole repetition. */
-  system: System;
-  pageErrors: string[];
-}
-
-export interface B9Result {
-  benchmark: 'b9';
-  method: string[];
-  machine: MachineInfo & { chromium: string };
-  config: B9Config;
-  runs: B9Run[];
-  summary: {
-    n: number;
-    frameMedianMs: Summary;
-    frameP99Ms: Summary;
-    frameMaxMs: Summary;
-    serverCpuWithoutPagesPercent: Summary;
-    serverCpuWithPagesPercent: Summary;
-    serverCpuAddedPercent: Summary;
-    pagesOpenedInMs: Summary;
-    loadAverage1m: Summary;
-    stealPct: Summary;
-  };
-  earlierRuns: string;
-  durationMs: number;
-}
 
 /** The method, as bench/results/dashboard.json stated it when the test took these figures. */
 const method = (c: B9Config, chromium: string) => [
@@ -108,7 +58,7 @@ function cpuNs(pid: number): number {
 }
 
 /** The server's CPU over `ms`, in % of one core, and what the machine did meanwhile. */
-async function cpuWindow(pid: number, ms: number): Promise<{ percent: number; system: System }> {
+async function cpuWindow(pid: number, ms: number): Promise<{ percent: number; system: B9System }> {
   const sys0: SystemCpu = systemCpu();
   const start = cpuNs(pid);
   const t0 = process.hrtime.bigint();

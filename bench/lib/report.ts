@@ -4,14 +4,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { B1Result, B1Summary, B2Result, B3Result, B4Result, B4ScaleResult, B5Result, B6Result, B7Result, B8Result } from './results.js';
+import type { B1Result, B1Summary, B2Result, B3Result, B4Result, B4ScaleResult, B5Result, B6Result, B7Result, B8Result, B9Result } from './results.js';
 import { b6Section } from '../b6/report.js';
 import { BENCH_DIR, fmt, readResult, type MachineInfo } from './common.js';
 import type { ProfileSummary } from './cpuprofile.js';
 import { analysis, machineLine, range, yes } from './report-format.js';
 import { b7Section } from './report-b7.js';
 import { quietSection } from './report-b2-quiet.js';
-import type { B9Result } from '../b9-dashboard-load.js';
 
 function profileTable(p: Record<string, ProfileSummary>, keys: string[], areas = 7, fns = 8, note = ' (includes start-up)'): string {
   const lines: string[] = [];

@@ -2,7 +2,7 @@
  * The result types of the benchmarks, in one place: the benchmarks write them, report.ts reads
  * them, and neither imports the other for them (no import circle between a benchmark and its report).
  */
-import type { MachineInfo, Summary } from './common.js';
+import type { MachineInfo, Summary, systemBetween } from './common.js';
 import type { ProfileSummary } from './cpuprofile.js';
 
 // B1: throughput (bench/b1-throughput.ts)
@@ -431,5 +431,58 @@ export interface B7Result {
   churn: B7Churn[];
   slowloris: B7Slowloris[];
   system?: B7System;
+  durationMs: number;
+}
+
+// B9: the presence page at 1,000 peers (bench/b9-dashboard-load.ts)
+export interface B9Config {
+  reps: number;
+  peers: number;
+  changesPerSecond: number;
+  pages: number;
+  /** Pages per browser context: a browser holds at most 6 HTTP/1.1 connections to a host, and each open page holds one for its stream. */
+  pagesPerContext: number;
+  frameWindowMs: number;
+  cpuWindowMs: number;
+}
+
+/** The machine over a window (bench/lib/common.ts systemBetween). */
+export type B9System = ReturnType<typeof systemBetween>;
+
+export interface B9Run {
+  rep: number;
+  date: string;
+  /** Time for the 20 pages to open and each to show the 1,000 peers (the browser's work; not measured as the server's). */
+  pagesOpenedInMs: number;
+  /** Rows in the document of the first page once it shows all peers (only those on screen are drawn). */
+  rowsInDocument: number;
+  frameMs: { median: number; p99: number; max: number; frames: number };
+  serverCpuPercent: { withoutPagesBefore: number; withPages: number; withoutPagesAfter: number; added: number };
+  /** The machine during each CPU window (all cores: load average at both ends, steal and busy %). */
+  windows: { withoutPagesBefore: B9System; withPages: B9System; withoutPagesAfter: B9System };
+  /** The machine over the whole repetition. */
+  system: B9System;
+  pageErrors: string[];
+}
+
+export interface B9Result {
+  benchmark: 'b9';
+  method: string[];
+  machine: MachineInfo & { chromium: string };
+  config: B9Config;
+  runs: B9Run[];
+  summary: {
+    n: number;
+    frameMedianMs: Summary;
+    frameP99Ms: Summary;
+    frameMaxMs: Summary;
+    serverCpuWithoutPagesPercent: Summary;
+    serverCpuWithPagesPercent: Summary;
+    serverCpuAddedPercent: Summary;
+    pagesOpenedInMs: Summary;
+    loadAverage1m: Summary;
+    stealPct: Summary;
+  };
+  earlierRuns: string;
   durationMs: number;
 }
