@@ -26,6 +26,8 @@ import type { Page } from 'puppeteer-core';
 import { jsonLine, killAllChildren, killAllChildrenNow, LineProcess } from '../lab/child.js';
 import { startSwarm } from '../test/cluster/support/rig.js';
 import type { DashboardAppConfig } from '../test/fixtures/dashboard-app.js';
+// Nearest rank, as the test computed it, so these figures compare with the spec's earlier runs.
+import { percentile } from '../test/support/apps.js';
 import { CHROMIUM, launchChromium, openDashboardPage } from '../test/support/chromium.js';
 import {
   argValue, hasFlag, isMain, log, machineInfo, REPO_DIR, sleep, summarize, systemBetween, systemCpu, writeResult,
@@ -68,14 +70,7 @@ async function cpuWindow(pid: number, ms: number): Promise<{ percent: number; sy
   return { percent, system: systemBetween(sys0, systemCpu()) };
 }
 
-/** Nearest rank, as the test computed it (test/support/apps.ts), so these figures compare with the earlier runs. */
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 const round = (n: number) => Math.round(n * 100) / 100;
-
 
 /** requestAnimationFrame deltas over `ms` while the page scrolls through the table (back to the top at its end). */
 const frameDeltas = (page: Page, ms: number) => page.evaluate((ms) => new Promise<number[]>((resolve) => {

@@ -225,7 +225,6 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport, BeatSin
   }
 
   sendControl(frame: ControlFrame): number {
-    if (frame.$hb === 'ping' || frame.$hb === 'pong') return this.writeControl(encodeControl(frame), 'latin1');
     return this.writeControl(encodeControl(frame), 'utf8');
   }
 
@@ -237,7 +236,7 @@ export class HeartbeatSocket extends TcpSocket implements LinkTransport, BeatSin
     return this.writeControl(encodePong(seq, t), 'latin1');
   }
 
-  /** Pings and pongs are ASCII (numbers only), where latin1 is the same bytes as UTF-8 and a plain copy. */
+  /** `latin1` for pings and pongs: ASCII (numbers only), where it is the same bytes as UTF-8 and a plain copy. */
   private writeControl(data: string, encoding: 'latin1' | 'utf8'): number {
     if (this.socket.destroyed || this.socket.writableEnded) return 0;
     this.lastSentAt = this.options.now();

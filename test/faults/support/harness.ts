@@ -198,10 +198,7 @@ export function report(line: string): void {
   console.log(`[fault] ${line}`);
 }
 
-export function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
+export { percentile } from '../../support/apps.js';
 
 let gcFn: (() => void) | undefined;
 /** A full GC in this process (v8's gc, exposed at run time: jest cannot pass --expose-gc). */
